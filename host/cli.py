@@ -1,0 +1,255 @@
+"""`tabsense`: command line for classifying, managing models, serving and diagnosing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .constants import DEFAULT_TOP_K, DEFAULT_WS_PORT, EXTENSION_ORIGIN
+from .errors import TabSenseError
+from .logs import configure
+
+log = logging.getLogger("tabsense")
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+# --- classify ------------------------------------------------------------------------
+
+
+def cmd_classify(args) -> int:
+    from .capabilities import ModelPool
+    from .native import thread_count
+    from .store import ModelStore
+
+    pool = ModelPool(ModelStore(), thread_count(args.threads), serve_unblessed=args.allow_unblessed)
+    try:
+        classifier = pool.get(args.model)
+    except TabSenseError as exc:
+        print(f"tabsense: {exc.message}", file=sys.stderr)
+        return 2
+    failures = 0
+    for name in args.files:
+        try:
+            data = Path(name).read_bytes()
+            result = {"file": name, **classifier.classify(data, args.top_k)}
+        except OSError as exc:
+            failures += 1
+            result = {"file": name, "error": {"code": "file_unreadable", "message": f"Cannot read {name}: {exc.strerror}."}}
+        except TabSenseError as exc:
+            failures += 1
+            result = {"file": name, "error": exc.to_dict()}
+        if args.json:
+            _print_json(result)
+        elif "error" in result:
+            print(f"{name}: error {result['error']['code']}: {result['error']['message']}")
+        else:
+            labels = ", ".join(f"{l['label']} {l['score']:.1%}" for l in result["labels"])
+            print(f"{name}: {labels}  ({result['timing_ms']['total']:.1f} ms)")
+    return 1 if failures else 0
+
+
+# --- models --------------------------------------------------------------------------
+
+
+def _selected_specs(store, names):
+    return [store.registry.get(n) for n in names] if names else store.registry.specs()
+
+
+def cmd_models_fetch(args) -> int:
+    from .store import ModelStore
+
+    store = ModelStore()
+    source = Path(args.source).expanduser() if args.source else None
+    failed = 0
+    for spec in _selected_specs(store, args.names):
+        if spec.origin != "the built-in registry" and not args.names and not store.is_available(spec):
+            continue  # lab-built models are not fetchable; they are built by tabsense-models
+        try:
+            outcome = store.fetch(spec, source, args.force, progress=lambda m: print(m, file=sys.stderr))
+            print(f"{spec.name} v{spec.version}: " + ", ".join(f"{r} {o}" for r, o in outcome.items()) + f" -> {store.model_dir(spec)}")
+        except TabSenseError as exc:
+            failed += 1
+            print(f"{spec.name}: {exc.message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_models_list(args) -> int:
+    from .store import ModelStore
+
+    store = ModelStore()
+    default = store.registry.default_name()
+    for spec in store.registry.specs():
+        row = {**spec.summary(), "available": store.is_available(spec), "default": spec.name == default}
+        if args.json:
+            _print_json(row)
+        else:
+            flags = " ".join(f for f, on in (("default", row["default"]), ("installed", row["available"]), ("blessed", spec.blessed)) if on)
+            print(f"{spec.name:34} v{spec.version:4} {spec.quantization:18} {flags}")
+    return 0
+
+
+def cmd_models_verify(args) -> int:
+    from .store import ModelStore
+
+    store = ModelStore()
+    bad = 0
+    for spec in _selected_specs(store, args.names):
+        for status in store.check(spec):
+            ok = status.state == "ok"
+            bad += not ok
+            print(f"{spec.name} {status.role}: {status.state}" + ("" if ok else f" ({status.detail})"))
+    if bad:
+        print("Fix: tabsense models fetch --force [--from DIR]", file=sys.stderr)
+    return 1 if bad else 0
+
+
+# --- serve, token, doctor, bench, evaluate ------------------------------------------
+
+
+def cmd_serve(args) -> int:
+    import asyncio
+
+    from . import auth
+    from .capabilities import Capabilities
+    from .dispatcher import Dispatcher
+    from .native import thread_count
+    from .store import ModelStore
+    from .transports.websocket import WebSocketServer
+
+    if not args.ws:
+        print("tabsense serve: only --ws is available here; the browser starts the native host itself.", file=sys.stderr)
+        return 2
+    store = ModelStore()
+    token = auth.load_or_create(store.home)
+    origins = [EXTENSION_ORIGIN, *args.allow_origin]
+    dispatcher = Dispatcher(Capabilities(store, num_threads=thread_count(args.threads)))
+    server = WebSocketServer(dispatcher, token, origins, args.port)
+    print(f"TabSense WebSocket on ws://127.0.0.1:{args.port}/ (token: `tabsense token`)", file=sys.stderr, flush=True)
+    try:
+        asyncio.run(server.serve_forever())
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"tabsense serve: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}; try --port.", file=sys.stderr)
+        return 1
+    finally:
+        dispatcher.close()
+    return 0
+
+
+def cmd_token(args) -> int:
+    from . import auth
+
+    print(auth.load_or_create())
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor()
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    return run_bench(args)
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluate import run_evaluate
+
+    return run_evaluate(args)
+
+
+def cmd_native(args) -> int:
+    from .native import run_native
+
+    return run_native(args.origin)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tabsense", description="TabSense: on-device image classification for the browser.")
+    parser.add_argument("--version", action="version", version=f"tabsense {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-v info, -vv debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("classify", help="classify image files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per file")
+    p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, choices=range(1, 1001), metavar="K")
+    p.add_argument("--model", help="registered model name (default: the default image model)")
+    p.add_argument("--threads", type=int, help="inference threads (default $TABSENSE_THREADS or 2)")
+    p.add_argument("--allow-unblessed", action="store_true", help="also run models the validator has not blessed")
+    p.set_defaults(func=cmd_classify)
+
+    models = sub.add_parser("models", help="install, list and verify models").add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = models.add_parser("fetch", help="install models (download, or copy with --from) and check sha256")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--from", dest="source", metavar="DIR", help="copy from this folder instead of downloading")
+    p.add_argument("--force", action="store_true", help="replace files even if they look fine")
+    p.set_defaults(func=cmd_models_fetch)
+    p = models.add_parser("list", help="list registered models")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models_list)
+    p = models.add_parser("verify", help="check installed model files against their sha256")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.set_defaults(func=cmd_models_verify)
+
+    p = sub.add_parser("serve", help="serve the host over a WebSocket on 127.0.0.1")
+    p.add_argument("--ws", action="store_true", help="WebSocket transport (required)")
+    p.add_argument("--port", type=int, default=DEFAULT_WS_PORT)
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="another allowed Origin (repeatable)")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("token", help="print the WebSocket token (created on first use)")
+    p.set_defaults(func=cmd_token)
+    p = sub.add_parser("doctor", help="check models, checksums and browser registrations")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("bench", help="benchmark decode, inference, cold start and memory")
+    p.add_argument("--images", metavar="DIR", help="folder of JPEGs to pick the ~100 KB and ~600 KB files from")
+    p.add_argument("--runs", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--threads", type=int)
+    p.add_argument("--model")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("evaluate", help="top-1/top-5 accuracy on a labelled ImageNet sample folder")
+    p.add_argument("--data", metavar="DIR", help="folder with WNID_name.JPEG files and classes.tsv")
+    p.add_argument("--model")
+    p.add_argument("--resize", choices=["center_crop", "whole", "both"], default="both")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("native", help="run the native messaging host on stdio (what the browser starts)")
+    p.add_argument("origin", nargs="?")
+    p.set_defaults(func=cmd_native)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command != "native":
+        configure(["WARNING", "INFO", "DEBUG"][min(args.verbose, 2)])
+    try:
+        return args.func(args)
+    except TabSenseError as exc:
+        print(f"tabsense: {exc.message}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""WebSocket transport: the same messages as native messaging, on 127.0.0.1 only.
+
+A connection must come from an allow-listed Origin (the extension) and present the
+per-install token as `?token=...`; anything else is refused during the handshake.
+Text and binary frames both carry one UTF-8 JSON request; answers are text frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request
+
+from .. import auth
+from ..constants import MAX_INBOUND_FRAME
+from ..dispatcher import Dispatcher
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+MAX_CONNECTIONS = 16
+MAX_IN_FLIGHT_PER_CONNECTION = 8
+
+
+class WebSocketServer:
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        token: str,
+        origins: list[str],
+        port: int,
+        max_connections: int = MAX_CONNECTIONS,
+    ):
+        self.dispatcher = dispatcher
+        self.token = token
+        self.origins = origins
+        self.port = port
+        self.max_connections = max_connections
+        self._connections = 0
+
+    def check_request(self, connection: ServerConnection, request: Request):
+        """Handshake gate: token and connection count (websockets checks the Origin)."""
+        query = parse_qs(urlsplit(request.path).query)
+        given = (query.get("token") or [None])[0]
+        if not auth.matches(self.token, given):
+            log.warning("refused a connection without the right token")
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Missing or wrong TabSense token.\n")
+        if self._connections >= self.max_connections:
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
+        return None
+
+    async def handle_connection(self, connection: ServerConnection) -> None:
+        self._connections += 1
+        slots = asyncio.Semaphore(MAX_IN_FLIGHT_PER_CONNECTION)
+        tasks: set[asyncio.Task] = set()
+
+        async def answer(message) -> None:
+            try:
+                response = await self.dispatcher.handle(message)
+                await connection.send(response.decode("utf-8"))
+            except ConnectionClosed:
+                pass
+            finally:
+                slots.release()
+
+        try:
+            async for message in connection:
+                await slots.acquire()  # back-pressure: stop reading while the slots are full
+                task = asyncio.create_task(answer(message))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._connections -= 1
+            if tasks:
+                await asyncio.wait(tasks, timeout=30)
+
+    async def serve_forever(self, ready: asyncio.Event | None = None) -> None:
+        async with serve(
+            self.handle_connection,
+            LOOPBACK,
+            self.port,
+            origins=self.origins,
+            process_request=self.check_request,
+            max_size=MAX_INBOUND_FRAME,
+            max_queue=4,
+        ) as server:
+            sockets = list(server.sockets)
+            if sockets:
+                self.port = sockets[0].getsockname()[1]
+            log.info("listening on ws://%s:%d (origins: %s)", LOOPBACK, self.port, ", ".join(self.origins))
+            if ready is not None:
+                ready.set()
+            await server.serve_forever()

@@ -131,9 +131,12 @@ def cmd_serve(args) -> int:
     origins = [EXTENSION_ORIGIN, *args.allow_origin]
     dispatcher = Dispatcher(Capabilities(store, num_threads=thread_count(args.threads)))
     server = WebSocketServer(dispatcher, token, origins, args.port)
-    print(f"TabSense WebSocket on ws://127.0.0.1:{args.port}/ (token: `tabsense token`)", file=sys.stderr, flush=True)
+    def announce() -> None:
+        print(f"TabSense WebSocket listening on ws://127.0.0.1:{server.port}/ (token: `tabsense token`)",
+              file=sys.stderr, flush=True)
+
     try:
-        asyncio.run(server.serve_forever())
+        asyncio.run(server.serve_forever(on_ready=announce))
     except KeyboardInterrupt:
         pass
     except OSError as exc:

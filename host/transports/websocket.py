@@ -81,7 +81,7 @@ class WebSocketServer:
             if tasks:
                 await asyncio.wait(tasks, timeout=30)
 
-    async def serve_forever(self, ready: asyncio.Event | None = None) -> None:
+    async def serve_forever(self, on_ready=None) -> None:
         async with serve(
             self.handle_connection,
             LOOPBACK,
@@ -95,6 +95,6 @@ class WebSocketServer:
             if sockets:
                 self.port = sockets[0].getsockname()[1]
             log.info("listening on ws://%s:%d (origins: %s)", LOOPBACK, self.port, ", ".join(self.origins))
-            if ready is not None:
-                ready.set()
+            if on_ready is not None:
+                on_ready()
             await server.serve_forever()

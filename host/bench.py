@@ -1,0 +1,127 @@
+"""`tabsense bench`: latency, cold start and memory of the host, printed as p50/p95.
+
+Latency is measured in-process after warm-up runs, through the same handler the
+transports call (base64 -> decode -> preprocess -> LiteRT -> top-k). Cold start and peak
+RSS are measured on a real `python -m host` subprocess speaking native messaging.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .capabilities import Capabilities
+from .evaluate import DEFAULT_DATA
+from .native import thread_count
+from .protocol import FrameDecoder, encode_frame
+from .store import ModelStore
+
+TARGET_SIZES = {"100KB": 100_000, "600KB": 600_000}
+COLD_RUNS = 5
+
+
+def pick_images(folder: Path) -> dict[str, Path]:
+    """The JPEG closest in size to each target."""
+    jpegs = [p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg")]
+    if not jpegs:
+        raise SystemExit(f"tabsense bench: no JPEG files in {folder}; pass --images DIR.")
+    return {name: min(jpegs, key=lambda p: abs(p.stat().st_size - size)) for name, size in TARGET_SIZES.items()}
+
+
+def percentiles(values: list[float]) -> dict:
+    ordered = sorted(values)
+    def at(q):
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return {"p50": round(statistics.median(ordered), 3), "p95": round(at(0.95), 3), "n": len(ordered)}
+
+
+def measure_latency(capabilities: Capabilities, path: Path, model, runs: int, warmup: int) -> dict:
+    params = {"image": base64.b64encode(path.read_bytes()).decode(), "top_k": 5}
+    if model:
+        params["model"] = model
+    decode, infer, total = [], [], []
+    for i in range(warmup + runs):
+        start = time.perf_counter()
+        result = capabilities.classify_image(params)
+        elapsed = (time.perf_counter() - start) * 1000
+        if i >= warmup:
+            decode.append(result["timing_ms"]["decode"])
+            infer.append(result["timing_ms"]["infer"])
+            total.append(elapsed)
+    return {"file": path.name, "bytes": path.stat().st_size, "decode_preprocess_ms": percentiles(decode),
+            "infer_ms": percentiles(infer), "total_ms": percentiles(total), "top1": result["labels"][0]["label"]}
+
+
+def _exchange(proc: subprocess.Popen, message: dict) -> dict:
+    proc.stdin.write(encode_frame(json.dumps(message).encode()))
+    proc.stdin.flush()
+    decoder = FrameDecoder()
+    while True:
+        chunk = proc.stdout.read1(1 << 16)
+        if not chunk:
+            raise RuntimeError("the host closed stdout before answering")
+        frames = decoder.feed(chunk)
+        if frames:
+            return json.loads(frames[0])
+
+
+def measure_cold_start(image: Path) -> dict:
+    """Spawn -> first ping answer, and spawn -> first classification, on fresh processes."""
+    env = dict(os.environ)
+    payload = base64.b64encode(image.read_bytes()).decode()
+    to_ping, to_label = [], []
+    for _ in range(COLD_RUNS):
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "host", "chrome-extension://bench/"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        assert _exchange(proc, {"id": 1, "type": "ping"})["ok"]
+        to_ping.append((time.perf_counter() - start) * 1000)
+        answer = _exchange(proc, {"id": 2, "type": "classify_image", "image": payload})
+        assert answer["ok"], answer
+        to_label.append((time.perf_counter() - start) * 1000)
+        for _ in range(20):  # steady state for the RSS figure
+            _exchange(proc, {"id": 3, "type": "classify_image", "image": payload})
+        proc.stdin.close()
+        proc.wait(10)
+    # ru_maxrss of waited-for children: KiB on Linux, bytes on macOS.
+    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak_mb = maxrss / 1024 / (1024 if platform.system() == "Darwin" else 1)
+    return {"spawn_to_ping_ms": percentiles(to_ping), "spawn_to_first_label_ms": percentiles(to_label),
+            "peak_rss_mb": round(peak_mb, 1)}
+
+
+def run_bench(args) -> int:
+    folder = Path(args.images) if args.images else DEFAULT_DATA
+    images = pick_images(folder)
+    threads = thread_count(args.threads)
+    capabilities = Capabilities(ModelStore(), num_threads=threads)
+    model = capabilities.pool.get(args.model).spec
+    report = {"model": f"{model.name} v{model.version}", "threads": threads, "runs": args.runs, "warmup": args.warmup,
+              "cpu_count": os.cpu_count(), "latency": {}, "cold": None}
+    for name, path in images.items():
+        report["latency"][name] = measure_latency(capabilities, path, args.model, args.runs, args.warmup)
+    os.environ.setdefault("TABSENSE_THREADS", str(threads))
+    report["cold"] = measure_cold_start(images["100KB"])
+
+    print(f"model {report['model']}, {threads} inference thread(s), {args.runs} runs after {args.warmup} warm-up")
+    print("| image | bytes | decode+preprocess p50/p95 ms | inference p50/p95 ms | total p50/p95 ms |")
+    print("|---|---|---|---|---|")
+    for name, r in report["latency"].items():
+        cells = [f"{r[k]['p50']:.2f} / {r[k]['p95']:.2f}" for k in ("decode_preprocess_ms", "infer_ms", "total_ms")]
+        print(f"| {name} ({r['file']}) | {r['bytes']:,} | " + " | ".join(cells) + " |")
+    cold = report["cold"]
+    print(f"cold start, spawn -> first ping answer: p50 {cold['spawn_to_ping_ms']['p50']:.0f} ms, "
+          f"max of {COLD_RUNS}: {max(0, cold['spawn_to_ping_ms']['p95']):.0f} ms")
+    print(f"cold start, spawn -> first label: p50 {cold['spawn_to_first_label_ms']['p50']:.0f} ms")
+    print(f"peak RSS of the host process: {cold['peak_rss_mb']:.1f} MB")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0

@@ -1,0 +1,96 @@
+"""`tabsense doctor`: check everything the host needs and say exactly what to fix."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import __version__, paths
+from .capabilities import ModelPool
+from .errors import TabSenseError
+from .store import ModelStore
+
+
+class Report:
+    def __init__(self):
+        self.problems = 0
+
+    def ok(self, message: str) -> None:
+        print(f"  ok    {message}")
+
+    def bad(self, message: str, fix: str) -> None:
+        self.problems += 1
+        print(f"  FAIL  {message}\n        fix: {fix}")
+
+    def note(self, message: str) -> None:
+        print(f"  note  {message}")
+
+
+def check_home(report: Report, home) -> None:
+    print(f"data home: {home}")
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".doctor-probe"
+        probe.write_text("ok")
+        probe.unlink()
+        report.ok("data home is writable")
+    except OSError as exc:
+        report.bad(f"data home is not writable ({exc.strerror})", f"make {home} writable or set TABSENSE_HOME")
+
+
+def check_models(report: Report, store: ModelStore) -> None:
+    print("models:")
+    for problem in store.registry.problems:
+        report.bad(problem, f"repair or delete {paths.local_registry_path(store.home)}")
+    default = store.registry.default_name()
+    pool = ModelPool(store, num_threads=1, serve_unblessed=True)
+    for spec in store.registry.specs():
+        label = f"{spec.name} v{spec.version}" + (" (default)" if spec.name == default else "")
+        statuses = store.check(spec)
+        missing = [s for s in statuses if s.state == "missing"]
+        corrupt = [s for s in statuses if s.state == "corrupt"]
+        if missing:
+            if spec.name == default:
+                report.bad(f"{label}: not installed", f"tabsense models fetch {spec.name}  (or --from DIR)")
+            else:
+                report.note(f"{label}: not installed (optional)")
+            continue
+        if corrupt:
+            detail = "; ".join(f"{s.path.name}: {s.detail}" for s in corrupt)
+            report.bad(f"{label}: damaged ({detail})", f"tabsense models fetch --force {spec.name}")
+            continue
+        try:
+            pool.get(spec.name)
+        except TabSenseError as exc:
+            report.bad(f"{label}: does not load ({exc.message})", f"tabsense models fetch --force {spec.name}")
+            continue
+        blessed = "blessed" if spec.blessed else "NOT blessed: the host will not serve it"
+        report.ok(f"{label}: installed, sha256 verified, loads in LiteRT, {blessed}")
+
+
+def check_registrations(report: Report) -> None:
+    print("browser registrations:")
+    try:
+        from .registration import check_all
+    except ImportError:
+        report.note("registration checks are not available in this install")
+        return
+    for line, fix in check_all():
+        if fix is None:
+            report.ok(line)
+        else:
+            report.bad(line, fix)
+
+
+def run_doctor() -> int:
+    print(f"TabSense {__version__} doctor (Python {sys.version.split()[0]}, {os.cpu_count()} CPUs)")
+    report = Report()
+    home = paths.data_home()
+    check_home(report, home)
+    check_models(report, ModelStore(home))
+    check_registrations(report)
+    if report.problems:
+        print(f"{report.problems} problem(s) found.")
+        return 1
+    print("Everything looks fine.")
+    return 0

@@ -1,0 +1,22 @@
+"""Paths and helpers shared by the tests (imported as `support`, not via conftest)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SHARED_MODELS = SHARED / "models"
+SAMPLES = SHARED / "data" / "imagenet-sample"
+DEFAULT_MODEL = "mobilenet_v2_1.0_224_quant"
+TINY_MODEL = "mobilenet_v1_0.25_128_quant"
+EXTENSION_ORIGIN = "chrome-extension://dkkhfeafnpmeclbkjcjjdoohdalbafda"
+
+PYTHON = sys.executable
+
+
+def sample(name_fragment: str) -> Path:
+    matches = sorted(SAMPLES.glob(f"*{name_fragment}*.JPEG"))
+    assert matches, f"no sample image matches {name_fragment!r}"
+    return matches[0]

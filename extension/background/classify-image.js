@@ -1,0 +1,65 @@
+// What happens after "Classify image with TabSense": show progress on the picture, get its
+// bytes, shrink it if huge, ask the host, and draw the answer or a sentence about the failure.
+import { describeError, toTabSenseError } from './errors.js';
+import { callHost, resetReconnectBackoff } from './host-client.js';
+import { loadImage } from './image-source.js';
+import { readFromPage, showInPage, startOverlay } from './page.js';
+import { blobToBase64, prepareImage } from './prepare-image.js';
+import { getSettings } from './settings.js';
+import { updateStatus } from './status.js';
+
+const TOP_K = 5;
+const WATCHDOG_MARGIN_MS = 20000; // the page gives up a little after the worker would
+
+export async function classifyFromMenu(info, tab) {
+  const started = performance.now();
+  const { srcUrl } = info;
+  const tabId = tab.id;
+  const settings = await getSettings();
+
+  let overlay;
+  try {
+    overlay = await startOverlay(tabId, info.frameId, srcUrl, settings.requestTimeoutMs + WATCHDOG_MARGIN_MS);
+  } catch (error) {
+    await reportWithoutPage(tabId, toTabSenseError(error), settings);
+    return;
+  }
+
+  try {
+    const blob = await loadImage(srcUrl, (url) => readFromPage(tabId, overlay, url));
+    const image = await prepareImage(blob);
+    const result = await callHost('classify_image', { image: await blobToBase64(image.blob), top_k: TOP_K });
+    const elapsedMs = Math.round(performance.now() - started);
+    await showInPage(tabId, overlay, { type: 'show-result', srcUrl, result, elapsedMs });
+    await updateStatus({
+      lastLatencyMs: elapsedMs,
+      lastHostMs: result.timing_ms?.total ?? null,
+      lastModel: result.model ?? null,
+      lastImage: {
+        bytes: image.blob.size,
+        width: image.width,
+        height: image.height,
+        originalWidth: image.originalWidth,
+        originalHeight: image.originalHeight,
+        downscaled: image.downscaled,
+      },
+      lastError: null,
+    });
+    await resetReconnectBackoff();
+  } catch (caught) {
+    const error = toTabSenseError(caught);
+    if (error.code === 'unknown') console.error('TabSense: unexpected failure', caught);
+    const described = await describeError(error, settings);
+    await showInPage(tabId, overlay, { type: 'show-error', srcUrl, error: described });
+    await updateStatus({ lastError: { code: error.code, message: error.message } });
+  }
+}
+
+// Pages the extension may not touch (the Web Store, chrome:// pages, PDFs): the popup and
+// the toolbar badge carry the sentence instead.
+async function reportWithoutPage(tabId, error, settings) {
+  const described = await describeError(error, settings);
+  await updateStatus({ lastError: { code: error.code, message: error.message } });
+  await chrome.action.setBadgeText({ tabId, text: '!' });
+  await chrome.action.setTitle({ tabId, title: described.text });
+}

@@ -1,0 +1,146 @@
+// Talks to the TabSense host: one connection at a time, requests matched to answers by id,
+// each with a timeout, and a reconnect with backoff when the host crashes.
+// The connection object cannot be stored, so it lives in this module; everything the
+// popup needs afterwards goes to chrome.storage (status.js) because the worker may stop.
+import { TabSenseError } from './errors.js';
+import { getSettings } from './settings.js';
+import { updateStatus } from './status.js';
+import { openNativeTransport } from './transport-native.js';
+import { openWebSocketTransport } from './transport-websocket.js';
+
+const PING_TIMEOUT_MS = 10000; // covers a cold start: Python, LiteRT and the model load
+const RECONNECT_BASE_MS = 500;
+const RECONNECT_MAX_MS = 30000;
+const RECONNECT_MAX_ATTEMPTS = 5; // after that, only a new request tries again
+
+let connection = null; // {transport, pending: Map(id -> {resolve, reject, timer})}
+let connecting = null; // promise of a connection that has answered ping
+
+export function callHost(type, params = {}) {
+  return callWithRetry(type, params, true);
+}
+
+async function callWithRetry(type, params, mayRetry) {
+  const { requestTimeoutMs } = await getSettings();
+  try {
+    const conn = await ensureConnected();
+    return await send(conn, type, params, requestTimeoutMs);
+  } catch (error) {
+    // The host died under this request (crash, killed): a fresh host gets one more try.
+    if (mayRetry && error.code === 'host_disconnected') return callWithRetry(type, params, false);
+    throw error;
+  }
+}
+
+// Closes the connection so the next request uses fresh settings (transport, port, token).
+export function disconnectHost() {
+  const conn = connection;
+  connection = null;
+  connecting = null;
+  if (conn) {
+    failPending(conn, new TabSenseError('host_disconnected'));
+    conn.transport.close();
+  }
+}
+
+function ensureConnected() {
+  if (!connecting) {
+    connecting = connect().catch((error) => {
+      connecting = null;
+      throw error;
+    });
+  }
+  return connecting;
+}
+
+async function connect() {
+  const settings = await getSettings();
+  const conn = { pending: new Map() };
+  const handlers = {
+    onMessage: (message) => handleMessage(conn, message),
+    onClose: (error) => handleClose(conn, error),
+  };
+  conn.transport =
+    settings.transport === 'websocket'
+      ? openWebSocketTransport(settings, handlers)
+      : openNativeTransport(handlers);
+  connection = conn;
+  await conn.transport.ready;
+  // The first answer proves the host runs and tells the popup what it serves.
+  const info = await send(conn, 'ping', {}, PING_TIMEOUT_MS);
+  await updateStatus({
+    connected: true,
+    transport: conn.transport.kind,
+    version: info.version,
+    models: info.models || [],
+    lastError: null,
+  });
+  return conn;
+}
+
+function send(conn, type, params, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const id = crypto.randomUUID();
+    const timer = setTimeout(() => {
+      conn.pending.delete(id);
+      reject(new TabSenseError('timeout'));
+      // A host that misses a deadline may be stuck: start a fresh one next time.
+      if (conn === connection) disconnectHost();
+    }, timeoutMs);
+    conn.pending.set(id, { resolve, reject, timer });
+    try {
+      conn.transport.send({ id, type, ...params });
+    } catch (error) {
+      clearTimeout(timer);
+      conn.pending.delete(id);
+      reject(error);
+    }
+  });
+}
+
+function handleMessage(conn, message) {
+  if (message?.type === 'event') return; // progress events carry nothing we show yet
+  const request = conn.pending.get(message?.id);
+  if (!request) return; // late answer to a request that already timed out
+  conn.pending.delete(message.id);
+  clearTimeout(request.timer);
+  if (message.ok) {
+    request.resolve(message.result);
+  } else {
+    const { code = 'unknown', message: text } = message.error || {};
+    request.reject(new TabSenseError(code, { message: text }));
+  }
+}
+
+function handleClose(conn, error) {
+  failPending(conn, error);
+  if (conn !== connection) return; // an old connection we already replaced
+  connection = null;
+  connecting = null;
+  updateStatus({ connected: false, lastError: { code: error.code, message: error.message } });
+  // Only a host that worked and then died is worth restarting unasked.
+  if (error.code === 'host_disconnected') scheduleReconnect();
+}
+
+function failPending(conn, error) {
+  for (const { reject, timer } of conn.pending.values()) {
+    clearTimeout(timer);
+    reject(error);
+  }
+  conn.pending.clear();
+}
+
+async function scheduleReconnect() {
+  const { reconnectAttempts = 0 } = await chrome.storage.session.get('reconnectAttempts');
+  if (reconnectAttempts >= RECONNECT_MAX_ATTEMPTS) return;
+  await chrome.storage.session.set({ reconnectAttempts: reconnectAttempts + 1 });
+  const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** reconnectAttempts);
+  setTimeout(() => {
+    if (!connection) ensureConnected().catch(() => {}); // failures are recorded by handleClose
+  }, delay);
+}
+
+// A request that succeeded shows the host is healthy again, so backoff starts over.
+export function resetReconnectBackoff() {
+  return chrome.storage.session.set({ reconnectAttempts: 0 });
+}

@@ -1,0 +1,57 @@
+// TabSense service worker: registers the menu item and routes messages. Listeners are
+// added at the top level so Chrome can wake the worker for them after it was stopped.
+import '../strings.js';
+import { classifyFromMenu } from './classify-image.js';
+import { describeError, toTabSenseError } from './errors.js';
+import { callHost, disconnectHost } from './host-client.js';
+import { getSettings } from './settings.js';
+import { getStatus } from './status.js';
+
+const MENU_ID = 'tabsense-classify-image';
+
+chrome.runtime.onInstalled.addListener(() => {
+  chrome.contextMenus.create({ id: MENU_ID, title: globalThis.STRINGS.menuTitle, contexts: ['image'] });
+});
+
+chrome.contextMenus.onClicked.addListener((info, tab) => {
+  if (info.menuItemId === MENU_ID) classifyFromMenu(info, tab);
+});
+
+// A new transport, port or token only applies to a fresh connection.
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === 'local' && (changes.transport || changes.wsPort || changes.wsToken)) disconnectHost();
+});
+
+chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  // Only our own pages (popup, options) talk to the worker; content scripts only listen.
+  if (message?.target !== 'background' || sender.url?.startsWith(chrome.runtime.getURL('')) !== true) {
+    return false;
+  }
+  switch (message.type) {
+    case 'get-status':
+      hostStatus().then(sendResponse);
+      return true; // answers asynchronously
+    default:
+      return false;
+  }
+});
+
+// Asks the host for a fresh ping so the popup never shows a stale "connected".
+// -> stored status + {transport, wsPort, connected, error}
+async function hostStatus() {
+  const settings = await getSettings();
+  let error = null;
+  try {
+    await callHost('ping');
+  } catch (caught) {
+    error = await describeError(toTabSenseError(caught), settings);
+  }
+  const status = await getStatus();
+  return {
+    ...status,
+    connected: !error,
+    transport: settings.transport,
+    wsPort: settings.wsPort,
+    error,
+  };
+}

@@ -1,0 +1,73 @@
+// Options: which transport to use (native messaging by default, or a WebSocket host the
+// user started) with its port and token. Saved to chrome.storage.local; the worker reconnects.
+import { DEFAULT_SETTINGS, getSettings } from '../background/settings.js';
+
+const { STRINGS, formatString } = globalThis;
+const $ = (id) => document.getElementById(id);
+const form = $('form');
+
+for (const node of document.querySelectorAll('[data-text]')) node.textContent = STRINGS[node.dataset.text];
+
+function say(text, kind = '', fix = '') {
+  $('message').textContent = text;
+  $('message').dataset.kind = kind;
+  $('fix').textContent = fix;
+}
+
+function chosenTransport() {
+  return form.elements.transport.value || DEFAULT_SETTINGS.transport;
+}
+
+function showWebSocketFields() {
+  $('ws-fields').hidden = chosenTransport() !== 'websocket';
+}
+
+// -> settings to save, or null after saying what is wrong
+function readForm() {
+  const transport = chosenTransport();
+  const wsPort = Number($('port').value);
+  const wsToken = $('token').value.trim();
+  if (transport === 'websocket') {
+    if (!Number.isInteger(wsPort) || wsPort < 1024 || wsPort > 65535) {
+      say(STRINGS.optionsBadPort, 'error');
+      return null;
+    }
+    if (!wsToken) {
+      say(STRINGS.optionsNeedToken, 'error');
+      return null;
+    }
+  }
+  return { transport, wsPort: wsPort || DEFAULT_SETTINGS.wsPort, wsToken };
+}
+
+async function save() {
+  const settings = readForm();
+  if (!settings) return false;
+  await chrome.storage.local.set(settings);
+  say(STRINGS.optionsSaved, 'ok');
+  return true;
+}
+
+async function test() {
+  if (!(await save())) return;
+  say(STRINGS.popupChecking);
+  const status = await chrome.runtime.sendMessage({ target: 'background', type: 'get-status' });
+  if (status.error) {
+    say(status.error.text, 'error', status.error.fix);
+  } else {
+    say(formatString(STRINGS.optionsTestOk, { version: status.version }), 'ok');
+  }
+}
+
+form.addEventListener('change', showWebSocketFields);
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  save();
+});
+$('test').addEventListener('click', test);
+
+const settings = await getSettings();
+form.elements.transport.value = settings.transport;
+$('port').value = settings.wsPort;
+$('token').value = settings.wsToken;
+showWebSocketFields();

@@ -1,0 +1,153 @@
+// Every sentence TabSense shows to people, in one table so the wording stays consistent.
+// A classic script that only sets globals: the service worker imports it, extension pages
+// load it with <script>, and the content script gets it through scripting.executeScript.
+
+globalThis.STRINGS = Object.freeze({
+  menuTitle: 'Classify image with TabSense',
+
+  // Overlay drawn over the picture.
+  overlayPending: 'Classifying…',
+  overlayDismiss: 'Dismiss',
+  overlayTopN: 'Top {count} guesses',
+  overlayFooter: '{model} · {ms} ms',
+  overlayCopy: 'Copy',
+  overlayCopied: 'Copied',
+  overlayNoImage: 'TabSense could not find this picture on the page, so the answer is shown here.',
+
+  // Popup.
+  popupTitle: 'TabSense',
+  popupChecking: 'Checking the helper app…',
+  popupConnected: 'Connected',
+  popupNotConnected: 'Not connected',
+  popupTransportNative: 'built-in connection',
+  popupTransportWebSocket: 'WebSocket on port {port}',
+  popupVersion: 'Helper version',
+  popupModel: 'Model',
+  popupLatency: 'Last answer',
+  popupLatencyValue: '{ms} ms',
+  popupLatencyNone: 'none yet',
+  popupNoModel: 'none available',
+  popupHowTo: 'Right-click any picture and choose “Classify image with TabSense”.',
+  popupInstallIntro: 'To install the helper app, run this in the TabSense folder, then reopen this window:',
+  popupOptions: 'Options',
+
+  // Options page.
+  optionsTitle: 'TabSense options',
+  optionsTransport: 'How TabSense talks to its helper app',
+  optionsNative: 'Built-in connection (recommended): the browser starts the helper app when needed.',
+  optionsWebSocket: 'WebSocket: connect to a helper app you started yourself with “tabsense serve --ws”.',
+  optionsPort: 'Port',
+  optionsToken: 'Token (print it with “tabsense token”)',
+  optionsSave: 'Save',
+  optionsSaved: 'Saved.',
+  optionsTest: 'Test connection',
+  optionsTestOk: 'Connected to helper version {version}.',
+  optionsBadPort: 'The port must be a whole number between 1024 and 65535.',
+  optionsNeedToken: 'Paste the token printed by “tabsense token”.',
+
+  // Commands people are told to run. {python} depends on the operating system.
+  installCommand: '{python} install_host.py',
+  checkCommand: '{python} install_host.py --check',
+  fetchModelsCommand: 'tabsense models fetch',
+  serveCommand: 'tabsense serve --ws --port {port}',
+
+  // One sentence per failure, and how to fix it when there is a fix.
+  errors: {
+    host_not_installed: {
+      text: 'The TabSense helper app is not installed for this browser.',
+      fix: 'Run {installCommand} in the TabSense folder, then try again.',
+      command: 'installCommand',
+    },
+    host_forbidden: {
+      text: 'The TabSense helper app is installed, but not for this copy of the extension.',
+      fix: 'Run {installCommand} in the TabSense folder again, then try again.',
+      command: 'installCommand',
+    },
+    host_failed_to_start: {
+      text: 'The TabSense helper app could not start.',
+      fix: 'Run {checkCommand} in the TabSense folder to see what is wrong.',
+      command: 'checkCommand',
+    },
+    host_disconnected: {
+      text: 'The TabSense helper app stopped while working on this picture.',
+      fix: 'Try again: TabSense restarts it by itself.',
+    },
+    ws_unavailable: {
+      text: 'TabSense could not reach its helper app on port {port}.',
+      fix: 'Start it with {serveCommand}, check the port and token in TabSense options, or switch back to the built-in connection.',
+      command: 'serveCommand',
+    },
+    timeout: {
+      text: 'The TabSense helper app took too long to answer.',
+      fix: 'Try again; if it keeps happening, run {checkCommand}.',
+      command: 'checkCommand',
+    },
+    fetch_failed: {
+      text: 'TabSense could not download this picture.',
+      fix: 'Reload the page and try again.',
+    },
+    not_an_image: {
+      text: 'This file is not a picture TabSense can read.',
+    },
+    image_truncated: {
+      text: 'This picture file is cut off, so TabSense cannot read it.',
+    },
+    image_too_large: {
+      text: 'This picture is too large for TabSense to read.',
+    },
+    unsupported_image: {
+      text: 'TabSense cannot read this kind of picture yet.',
+    },
+    message_too_large: {
+      text: 'This picture is too large to send to the TabSense helper app.',
+    },
+    response_too_large: {
+      text: 'The TabSense helper app sent an answer too large to deliver.',
+      fix: 'Try again; if it keeps happening, run {checkCommand}.',
+      command: 'checkCommand',
+    },
+    model_missing: {
+      text: 'The image model has not been downloaded yet.',
+      fix: 'Run {fetchModelsCommand}, then try again.',
+      command: 'fetchModelsCommand',
+    },
+    model_corrupt: {
+      text: 'The image model on this computer is damaged.',
+      fix: 'Run {fetchModelsCommand} to replace it, then try again.',
+      command: 'fetchModelsCommand',
+    },
+    model_not_found: {
+      text: 'The TabSense helper app does not have the model this extension asked for.',
+      fix: 'Update the helper app: run {installCommand} in an up-to-date TabSense folder.',
+      command: 'installCommand',
+    },
+    protocol_mismatch: {
+      text: 'TabSense and its helper app did not understand each other.',
+      fix: 'Update both to the same version, then run {installCommand}.',
+      command: 'installCommand',
+    },
+    cannot_draw: {
+      text: 'TabSense cannot show its answer on this page.',
+    },
+    internal_error: {
+      text: 'Something went wrong inside the TabSense helper app.',
+      fix: 'Try again; if it keeps happening, run {checkCommand}.',
+      command: 'checkCommand',
+    },
+    unknown: {
+      text: 'Something went wrong, so TabSense could not classify this picture.',
+      fix: 'Try again; if it keeps happening, run {checkCommand}.',
+      command: 'checkCommand',
+    },
+  },
+
+  // Extra detail for a failure, shown under the sentence.
+  detailHttpStatus: 'The server answered with status {status}.',
+  detailNetwork: 'The server could not be reached.',
+  detailFetchTimeout: 'The download took longer than {seconds} seconds.',
+  detailBlobGone: 'The page no longer holds this picture.',
+});
+
+// Fills {name} placeholders; unknown names stay visible so mistakes show up in review.
+globalThis.formatString = (template, values = {}) =>
+  template.replace(/\{(\w+)\}/g, (match, name) => (name in values ? String(values[name]) : match));

@@ -40,8 +40,13 @@ class FrameDecoder:
         self.max_frame = max_frame
         self._buffer = bytearray()
         self._expected: int | None = None
+        self.error: FrameTooLarge | None = None
 
     def feed(self, data: bytes) -> list[bytes]:
+        """Frames completed by `data`. A bad length raises `FrameTooLarge`, after the
+        frames that came before it have been returned (then on every later call)."""
+        if self.error is not None:
+            raise self.error
         self._buffer += data
         frames = []
         while True:
@@ -50,10 +55,14 @@ class FrameDecoder:
                     break
                 (length,) = HEADER.unpack_from(self._buffer)
                 if length > self.max_frame:
-                    raise FrameTooLarge(
+                    self.error = FrameTooLarge(
                         f"A message of {length:,} bytes is larger than the host accepts "
                         f"({self.max_frame:,} bytes)."
                     )
+                    self._buffer.clear()
+                    if frames:
+                        return frames
+                    raise self.error
                 del self._buffer[: HEADER.size]
                 self._expected = length
             if len(self._buffer) < self._expected:

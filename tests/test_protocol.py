@@ -148,3 +148,12 @@ def test_outbound_at_the_limit_passes():
     data = encode_message(ok_response(1, {"b": "y" * filler}))
     assert len(data) == MAX_OUTBOUND_FRAME
     assert json.loads(data)["ok"] is True
+
+
+def test_frames_before_a_bad_length_are_delivered_first():
+    decoder = FrameDecoder()
+    stream = encode_frame(b'{"id":1}') + struct.pack("=I", MAX_INBOUND_FRAME + 1)
+    assert decoder.feed(stream) == [b'{"id":1}']
+    assert isinstance(decoder.error, FrameTooLarge)
+    with pytest.raises(FrameTooLarge):
+        decoder.feed(b"more")

@@ -90,8 +90,6 @@ def model_server():
 
 
 def _local_entry(base_url: str, model_sha: str) -> dict:
-    builtin = json.loads((SHARED_MODELS.parents[1] / "main" / "models" / "registry.json").read_text()) \
-        if False else None  # noqa: F841 (kept simple: the entry below is self-contained)
     labels = SHARED_MODELS / TINY_MODEL / "imagenet_labels.txt"
     return {
         "name": "tiny-download-test",

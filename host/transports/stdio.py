@@ -82,6 +82,8 @@ def _read_frames(source: BinaryIO, loop: asyncio.AbstractEventLoop, inbox: async
         while chunk := read(READ_CHUNK):
             for frame in decoder.feed(chunk):
                 loop.call_soon_threadsafe(inbox.put_nowait, frame)
+            if decoder.error is not None:
+                raise decoder.error
         if not decoder.at_boundary:
             log.warning("input ended inside a message (%d bytes pending)", decoder.pending)
     except FrameTooLarge as exc:
@@ -102,14 +104,13 @@ async def serve(source: BinaryIO, out: BinaryIO, dispatcher: Dispatcher) -> int:
     async def answer(frame: bytes) -> None:
         writer.send(await dispatcher.handle(frame))
 
+    fatal: FrameTooLarge | None = None
     while True:
         item = await inbox.get()
         if item is _EOF:
             break
         if isinstance(item, FrameTooLarge):
-            # The stream cannot be resynchronised: say why, then close cleanly.
-            log.error("closing: %s", item.message)
-            writer.send(encode_message(error_response(None, item)))
+            fatal = item
             break
         task = asyncio.create_task(answer(item))
         in_flight.add(task)
@@ -117,6 +118,10 @@ async def serve(source: BinaryIO, out: BinaryIO, dispatcher: Dispatcher) -> int:
 
     if in_flight:
         await asyncio.wait(in_flight, timeout=DRAIN_TIMEOUT_S)
+    if fatal is not None:
+        # The stream cannot be resynchronised: answer what came before, say why, close.
+        log.error("closing: %s", fatal.message)
+        writer.send(encode_message(error_response(None, fatal)))
     writer.close()
     return 0
 

@@ -1,0 +1,87 @@
+"""The WebSocket transport against a real `tabsense serve --ws` process."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from support import EXTENSION_ORIGIN, PYTHON, REPO, sample
+
+PHOTO_B64 = base64.b64encode(sample("brambling").read_bytes()).decode()
+
+
+@pytest.fixture(scope="module")
+def server(tabsense_home):
+    import os
+
+    env = dict(os.environ, TABSENSE_HOME=str(tabsense_home), TABSENSE_THREADS="1")
+    proc = subprocess.Popen([PYTHON, "-m", "host.cli", "serve", "--ws", "--port", "0"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    port = None
+    for line in proc.stderr:
+        match = re.search(r"listening on ws://127\.0\.0\.1:(\d+)/", line)
+        if match:
+            port = int(match.group(1))
+            break
+    assert port, "the server did not announce its port"
+    token = subprocess.run([PYTHON, "-m", "host.cli", "token"], cwd=REPO, env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    yield {"port": port, "token": token}
+    proc.terminate()
+    proc.wait(10)
+
+
+def url(server, token=None) -> str:
+    token = server["token"] if token is None else token
+    return f"ws://127.0.0.1:{server['port']}/?token={token}"
+
+
+def test_ping_and_classify_over_text_and_binary_frames(server):
+    with connect(url(server), origin=EXTENSION_ORIGIN) as ws:
+        ws.send(json.dumps({"id": 1, "type": "ping"}))
+        assert json.loads(ws.recv(timeout=10))["result"]["version"] == "0.1.0"
+        ws.send(json.dumps({"id": 2, "type": "classify_image", "image": PHOTO_B64}).encode())  # binary frame
+        answer = json.loads(ws.recv(timeout=20))
+        assert answer["id"] == 2 and answer["result"]["labels"][0]["label"] == "brambling"
+
+
+def test_errors_keep_the_connection_open(server):
+    with connect(url(server), origin=EXTENSION_ORIGIN) as ws:
+        ws.send("not json")
+        assert json.loads(ws.recv(timeout=10))["error"]["code"] == "invalid_json"
+        ws.send(json.dumps({"id": 3, "type": "classify_image", "image": "!!"}))
+        assert json.loads(ws.recv(timeout=10))["error"]["code"] == "bad_base64"
+        ws.send(json.dumps({"id": 4, "type": "ping"}))
+        assert json.loads(ws.recv(timeout=10))["ok"]
+
+
+@pytest.mark.parametrize(
+    "origin, token, status",
+    [
+        ("https://evil.example", None, 403),
+        ("chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", None, 403),
+        (None, None, 403),
+        (EXTENSION_ORIGIN, "", 401),
+        (EXTENSION_ORIGIN, "wrong-token", 401),
+    ],
+)
+def test_handshake_refuses_wrong_origin_or_token(server, origin, token, status):
+    with pytest.raises(InvalidStatus) as info:
+        connect(url(server, token), origin=origin, open_timeout=10)
+    assert info.value.response.status_code == status
+
+
+def test_listens_on_loopback_only(server):
+    import socket
+
+    hostname_ip = socket.gethostbyname(socket.gethostname())
+    if hostname_ip.startswith("127."):
+        pytest.skip("this machine has no non-loopback address to try")
+    with pytest.raises(OSError):
+        socket.create_connection((hostname_ip, server["port"]), timeout=2).close()

@@ -8,7 +8,6 @@ import { updateStatus } from './status.js';
 import { openNativeTransport } from './transport-native.js';
 import { openWebSocketTransport } from './transport-websocket.js';
 
-const PING_TIMEOUT_MS = 10000; // covers a cold start: Python, LiteRT and the model load
 const RECONNECT_BASE_MS = 500;
 const RECONNECT_MAX_MS = 30000;
 const RECONNECT_MAX_ATTEMPTS = 5; // after that, only a new request tries again
@@ -66,8 +65,9 @@ async function connect() {
       : openNativeTransport(handlers);
   connection = conn;
   await conn.transport.ready;
-  // The first answer proves the host runs and tells the popup what it serves.
-  const info = await send(conn, 'ping', {}, PING_TIMEOUT_MS);
+  // The first answer proves the host runs and tells the popup what it serves. The default
+  // timeout (20 s) also covers a cold start: Python, LiteRT and numpy imports.
+  const info = await send(conn, 'ping', {}, settings.requestTimeoutMs);
   await updateStatus({
     connected: true,
     transport: conn.transport.kind,

@@ -77,11 +77,19 @@ def test_handshake_refuses_wrong_origin_or_token(server, origin, token, status):
     assert info.value.response.status_code == status
 
 
-def test_listens_on_loopback_only(server):
-    import socket
+def test_binds_to_loopback_only(capabilities):
+    import asyncio
 
-    hostname_ip = socket.gethostbyname(socket.gethostname())
-    if hostname_ip.startswith("127."):
-        pytest.skip("this machine has no non-loopback address to try")
-    with pytest.raises(OSError):
-        socket.create_connection((hostname_ip, server["port"]), timeout=2).close()
+    from host.dispatcher import Dispatcher
+    from host.transports.websocket import WebSocketServer
+
+    server = WebSocketServer(Dispatcher(capabilities), "t", [EXTENSION_ORIGIN], 0)
+
+    async def start_and_stop():
+        ready = asyncio.Event()
+        task = asyncio.create_task(server.serve_forever(on_ready=ready.set))
+        await asyncio.wait_for(ready.wait(), 10)
+        task.cancel()
+
+    asyncio.run(start_and_stop())
+    assert server.addresses and all(host == "127.0.0.1" for host, _ in server.addresses)

@@ -42,6 +42,7 @@ class WebSocketServer:
         self.port = port
         self.max_connections = max_connections
         self._connections = 0
+        self.addresses: list[tuple[str, int]] = []
 
     def check_request(self, connection: ServerConnection, request: Request):
         """Handshake gate: token and connection count (websockets checks the Origin)."""
@@ -91,9 +92,9 @@ class WebSocketServer:
             max_size=MAX_INBOUND_FRAME,
             max_queue=4,
         ) as server:
-            sockets = list(server.sockets)
-            if sockets:
-                self.port = sockets[0].getsockname()[1]
+            self.addresses = [sock.getsockname()[:2] for sock in server.sockets]
+            if self.addresses:
+                self.port = self.addresses[0][1]
             log.info("listening on ws://%s:%d (origins: %s)", LOOPBACK, self.port, ", ".join(self.origins))
             if on_ready is not None:
                 on_ready()

@@ -121,6 +121,18 @@ globalThis.STRINGS = Object.freeze({
       fix: 'Update the helper app: run {installCommand} in an up-to-date TabSense folder.',
       command: 'installCommand',
     },
+    model_not_blessed: {
+      text: 'The chosen model has not passed TabSense’s checks, so the helper app will not use it.',
+    },
+    registry_invalid: {
+      text: 'The list of models on this computer is damaged.',
+      fix: 'Run {checkCommand} to see what is wrong.',
+      command: 'checkCommand',
+    },
+    busy: {
+      text: 'The TabSense helper app is busy with other pictures.',
+      fix: 'Try again in a moment.',
+    },
     protocol_mismatch: {
       text: 'TabSense and its helper app did not understand each other.',
       fix: 'Update both to the same version, then run {installCommand}.',

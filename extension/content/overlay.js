@@ -72,7 +72,7 @@
 
   function percent(score) {
     const value = Math.round(score * 100);
-    return value < 1 ? '<1%' : `${value}%`;
+    return value < 1 && score > 0 ? '<1%' : `${value}%`;
   }
 
   // Model labels sometimes use underscores; people read spaces.

@@ -11,62 +11,89 @@ import base64
 import binascii
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable
 
 from . import __version__
 from .classifier import ImageClassifier
 from .constants import DEFAULT_TOP_K
+from .protocol import event
+from .audio import AudioTooLong, BadAudio, check_rate, decode_audio, pcm16_to_float, resample
 from .errors import BadBase64, InvalidRequest, ModelNotBlessed, NotAnImage
 from .store import ModelStore
 
 log = logging.getLogger(__name__)
 
 MAX_TOP_K = 1000
+MAX_CHUNK_SECONDS = 5.0
+MAX_STREAM_ID = 64
 
 
 @dataclass(frozen=True)
 class Capability:
     name: str
-    handler: Callable[[dict], dict]
-    blocking: bool
+    handler: Callable[..., dict]
+    blocking: bool  # run on a worker thread (inference); else inline, in arrival order
+    needs_session: bool = False  # handler(params, session): for per-connection state
+
+
+class Session:
+    """Per-connection state: where host events go, and the live audio streams."""
+
+    MAX_STREAMS = 4
+
+    def __init__(self, emit: Callable[[dict], None] = lambda message: None):
+        self.emit = emit
+        self.streams: dict = {}
 
 
 class ModelPool:
-    """Loaded classifiers by name; each is verified (sha256) and loaded once."""
+    """Loaded models by name; each is verified (sha256) and loaded once, on first use."""
 
     def __init__(self, store: ModelStore, num_threads: int = 2, serve_unblessed: bool = False):
         self.store = store
         self.num_threads = num_threads
         self.serve_unblessed = serve_unblessed
-        self._loaded: dict[str, ImageClassifier] = {}
+        self._loaded: dict[str, object] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str | None) -> ImageClassifier:
-        spec = self.store.registry.get(name, "image_classification")
+    def get(self, name: str | None, task: str = "image_classification"):
+        spec = self.store.registry.get(name, task)
+        if spec.task != task:
+            raise InvalidRequest(f"The model {spec.name!r} is for {spec.task}, not {task}.")
         with self._lock:
-            classifier = self._loaded.get(spec.name)
-            if classifier is None:
+            model = self._loaded.get(spec.name)
+            if model is None:
                 if not spec.blessed and not self.serve_unblessed:
                     raise ModelNotBlessed(
                         f"The model {spec.name!r} has not passed validation, so the host will not serve it."
                     )
                 files = self.store.require(spec)
-                classifier = ImageClassifier(spec, files["model"], files["labels"], self.num_threads)
-                self._loaded[spec.name] = classifier
+                model = self._load(spec, files)
+                self._loaded[spec.name] = model
                 log.info("loaded model %s v%s (%d threads)", spec.name, spec.version, self.num_threads)
-            return classifier
+            return model
+
+    def _load(self, spec, files):
+        if spec.task == "keyword_spotting":
+            from .speech import KeywordSpotter
+
+            return KeywordSpotter(files["model"], files["labels"], 1, spec.name, spec.version)
+        return ImageClassifier(spec, files["model"], files["labels"], self.num_threads)
 
 
-def decode_base64(value) -> bytes:
+def decode_base64(value, field: str = "image") -> bytes:
     if not isinstance(value, str):
-        raise InvalidRequest("`image` must be a base64 string of the image file.")
+        raise InvalidRequest(f"`{field}` must be a base64 string.")
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadBase64() from exc
+        raise BadBase64(f"The {field} data is not valid base64.") from exc
     if not data:
-        raise NotAnImage("The image is empty (0 bytes).")
+        if field == "image":
+            raise NotAnImage("The image is empty (0 bytes).")
+        raise BadAudio("The audio is empty.")
     return data
 
 
@@ -93,6 +120,10 @@ class Capabilities:
         self.table: dict[str, Capability] = {
             "ping": Capability("ping", self.ping, blocking=False),
             "classify_image": Capability("classify_image", self.classify_image, blocking=True),
+            "recognize_speech": Capability("recognize_speech", self.recognize_speech, blocking=True),
+            # Chunks of one stream must be processed in order, and each costs ~1 ms: inline.
+            "audio_chunk": Capability("audio_chunk", self.audio_chunk, blocking=False, needs_session=True),
+            "stop_stream": Capability("stop_stream", self.stop_stream, blocking=False, needs_session=True),
         }
 
     def get(self, name: str) -> Capability | None:
@@ -123,3 +154,51 @@ class Capabilities:
         data = decode_base64(params["image"])
         classifier = self.pool.get(model)
         return classifier.classify(data, top_k)
+
+    # --- Speech -----------------------------------------------------------------------
+
+    def _spotter(self, params: dict):
+        from .speech import DetectorSettings
+
+        spotter = self.pool.get(_model_name(params), "keyword_spotting")
+        spec = self.store.registry.get(spotter.name, "keyword_spotting")
+        return spotter, DetectorSettings.from_params(spec.params)
+
+    def recognize_speech(self, params: dict) -> dict:
+        from .speech import recognize
+
+        if "audio" not in params:
+            raise InvalidRequest("`recognize_speech` needs `audio`: base64 of 16-bit PCM or of a WAV file.")
+        started = time.perf_counter()
+        audio, rate = decode_audio(decode_base64(params["audio"], "audio"), params.get("sample_rate"))
+        spotter, settings = self._spotter(params)
+        result = recognize(spotter, resample(audio, rate), settings)
+        result["model"] = {"name": spotter.name, "version": spotter.version}
+        result["timing_ms"] = {"total": round((time.perf_counter() - started) * 1000, 3)}
+        return result
+
+    def audio_chunk(self, params: dict, session: Session) -> dict:
+        from .speech import StreamDetector
+
+        stream = params.get("stream")
+        if not isinstance(stream, str) or not 1 <= len(stream) <= MAX_STREAM_ID:
+            raise InvalidRequest(f"`stream` must be a name of 1 to {MAX_STREAM_ID} characters.")
+        rate = check_rate(params.get("sample_rate"))
+        audio = pcm16_to_float(decode_base64(params.get("audio"), "audio"))
+        if len(audio) > MAX_CHUNK_SECONDS * rate:
+            raise AudioTooLong(f"An audio chunk may hold at most {MAX_CHUNK_SECONDS:.0f} seconds.")
+        detector = session.streams.get(stream)
+        if detector is None or detector.source_rate != rate:
+            if detector is None and len(session.streams) >= Session.MAX_STREAMS:
+                raise InvalidRequest(f"At most {Session.MAX_STREAMS} audio streams may be open at once; stop one first.")
+            spotter, settings = self._spotter(params)
+            detector = session.streams[stream] = StreamDetector(spotter, settings, rate)
+        for found in detector.feed(audio):
+            session.emit(event("command", stream=stream, **found))
+        return {"stream": stream, "time_s": round(detector.time_s, 3)}
+
+    def stop_stream(self, params: dict, session: Session) -> dict:
+        stream = params.get("stream")
+        if not isinstance(stream, str):
+            raise InvalidRequest("`stream` must name the audio stream to stop.")
+        return {"stream": stream, "stopped": session.streams.pop(stream, None) is not None}

@@ -55,6 +55,42 @@ def cmd_classify(args) -> int:
     return 1 if failures else 0
 
 
+# --- listen --------------------------------------------------------------------------
+
+
+def cmd_listen(args) -> int:
+    from .audio import decode_audio, resample
+    from .capabilities import ModelPool
+    from .speech import DetectorSettings, recognize
+    from .store import ModelStore
+
+    store = ModelStore()
+    try:
+        spotter = ModelPool(store, 1, serve_unblessed=args.allow_unblessed).get(args.model, "keyword_spotting")
+    except TabSenseError as exc:
+        print(f"tabsense: {exc.message}", file=sys.stderr)
+        return 2
+    settings = DetectorSettings.from_params(store.registry.get(spotter.name, "keyword_spotting").params)
+    failures = 0
+    for name in args.files:
+        try:
+            audio, rate = decode_audio(Path(name).read_bytes(), args.sample_rate)
+            result = {"file": name, **recognize(spotter, resample(audio, rate), settings)}
+        except OSError as exc:
+            failures += 1
+            result = {"file": name, "error": {"code": "file_unreadable", "message": f"Cannot read {name}: {exc.strerror}."}}
+        except TabSenseError as exc:
+            failures += 1
+            result = {"file": name, "error": exc.to_dict()}
+        if args.json:
+            _print_json(result)
+        elif "error" in result:
+            print(f"{name}: error {result['error']['code']}: {result['error']['message']}")
+        else:
+            print(f"{name}: {result['command'] or 'no command'} ({result['score']:.2f})")
+    return 1 if failures else 0
+
+
 # --- models --------------------------------------------------------------------------
 
 
@@ -192,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, help="inference threads (default $TABSENSE_THREADS or 2)")
     p.add_argument("--allow-unblessed", action="store_true", help="also run models the validator has not blessed")
     p.set_defaults(func=cmd_classify)
+
+    p = sub.add_parser("listen", help="find a voice command in audio files (WAV, or raw 16-bit PCM with --sample-rate)")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--json", action="store_true", help="one JSON object per line per file")
+    p.add_argument("--model", help="registered keyword model (default: the default keyword model)")
+    p.add_argument("--sample-rate", type=int, help="sample rate of raw PCM files")
+    p.add_argument("--allow-unblessed", action="store_true", help="also run models the validator has not blessed")
+    p.set_defaults(func=cmd_listen)
 
     models = sub.add_parser("models", help="install, list and verify models").add_subparsers(dest="action", required=True, metavar="ACTION")
     p = models.add_parser("fetch", help="install models (download, or copy with --from) and check sha256")

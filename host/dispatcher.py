@@ -11,7 +11,7 @@ import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from .capabilities import Capabilities
+from .capabilities import Capabilities, Session
 from .constants import MAX_OUTBOUND_FRAME
 from .errors import InternalError, ProtocolError, TabSenseError, UnknownType
 from .protocol import encode_message, error_response, ok_response, parse_request
@@ -24,9 +24,10 @@ class Dispatcher:
         self.capabilities = capabilities
         self.max_outbound = max_outbound
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tabsense-work")
+        self.default_session = Session()
 
-    async def handle(self, payload: bytes | str) -> bytes:
-        """Answer one inbound frame; never raises."""
+    async def handle(self, payload: bytes | str, session: Session | None = None) -> bytes:
+        """Answer one inbound frame; never raises. `session` holds per-connection state."""
         request_id = None
         try:
             request = parse_request(payload)
@@ -35,11 +36,12 @@ class Dispatcher:
             if capability is None:
                 known = ", ".join(sorted(self.capabilities.table))
                 raise UnknownType(f"The host does not know the message type {request.type[:64]!r}; it knows: {known}.")
+            args = (request.params, session or self.default_session) if capability.needs_session else (request.params,)
             if capability.blocking:
                 loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._executor, capability.handler, request.params)
+                result = await loop.run_in_executor(self._executor, capability.handler, *args)
             else:
-                result = capability.handler(request.params)
+                result = capability.handler(*args)
             response = ok_response(request_id, result)
         except ProtocolError as exc:
             response = error_response(exc.request_id if request_id is None else request_id, exc)

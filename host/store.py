@@ -40,6 +40,7 @@ class FileSpec:
     sha256: str
     bytes: int | None = None
     urls: tuple[str, ...] = ()
+    bundled: bool = False  # shipped inside the package (models/bundled/<name>/<version>/)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class ModelSpec:
     description: str = ""
     derived_from: str | None = None
     validation: dict | None = None
+    params: dict = field(default_factory=dict)
     origin: str = "builtin"
 
     @classmethod
@@ -67,6 +69,7 @@ class ModelSpec:
                     sha256=f["sha256"].lower(),
                     bytes=f.get("bytes"),
                     urls=tuple(f.get("urls", ())),
+                    bundled=bool(f.get("bundled", False)),
                 )
                 for role, f in entry["files"].items()
             }
@@ -88,6 +91,7 @@ class ModelSpec:
                 description=entry.get("description", ""),
                 derived_from=entry.get("derived_from"),
                 validation=entry.get("validation"),
+                params=dict(entry.get("params", {})),
                 origin=origin,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -128,7 +132,10 @@ class Registry:
     def load(cls, home: Path | None = None) -> "Registry":
         builtin_text = resources.files("models").joinpath("registry.json").read_text("utf-8")
         specs, document = _load_entries(builtin_text, "the built-in registry")
-        defaults = {"image_classification": document.get("default_image_model")}
+        defaults = {
+            "image_classification": document.get("default_image_model"),
+            "keyword_spotting": document.get("default_keyword_model"),
+        }
         registry = cls(specs, defaults)
         local = paths.local_registry_path(home)
         if local.exists():
@@ -224,6 +231,10 @@ class ModelStore:
     def require(self, spec: ModelSpec) -> dict[str, Path]:
         """Paths of a verified model, or an error that names the fix."""
         statuses = self.check(spec)
+        if any(s.state == "missing" for s in statuses) and all(f.bundled for f in spec.files.values()):
+            # Files that ship with TabSense itself can always be installed on the spot.
+            self.fetch(spec)
+            statuses = self.check(spec)
         missing = [s for s in statuses if s.state == "missing"]
         corrupt = [s for s in statuses if s.state == "corrupt"]
         if missing:
@@ -261,8 +272,8 @@ class ModelStore:
             if not force and target.is_file() and sha256_file(target) == file_spec.sha256:
                 outcome[role] = "present"
                 continue
-            if source is not None:
-                origin = _find_in_source(Path(source), spec, file_spec)
+            if file_spec.bundled or source is not None:
+                origin = bundled_path(spec, file_spec) if file_spec.bundled else _find_in_source(Path(source), spec, file_spec)
                 progress(f"{spec.name}: copying {origin}")
                 _install(target, file_spec, lambda tmp: _copy(origin, tmp))
                 outcome[role] = "copied"
@@ -270,6 +281,13 @@ class ModelStore:
                 _install(target, file_spec, lambda tmp: _download(file_spec, tmp, progress))
                 outcome[role] = "downloaded"
         return outcome
+
+
+def bundled_path(spec: ModelSpec, file_spec: FileSpec) -> Path:
+    path = Path(str(resources.files("models"))) / "bundled" / spec.name / spec.version / file_spec.path
+    if not path.is_file():
+        raise FetchError(f"{file_spec.path} of {spec.name!r} is missing from this TabSense install; reinstall TabSense.")
+    return path
 
 
 def _find_in_source(source: Path, spec: ModelSpec, file_spec: FileSpec) -> Path:

@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from e2e_support import (
+# The project runs pytest in importlib mode, which puts no test folder on sys.path: make
+# the helpers importable as `e2e_support` from this folder's tests.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from e2e_support import (  # noqa: E402
     LARGE, MODELS, PHOTOS, SAMPLES, SHARED, Servers, QuietHandler, launch, python_env, run_install_host,
 )
 

@@ -20,7 +20,7 @@ WARM_LIMIT_S = 1.0  # the product promise: well under a second once the host run
 
 
 def assert_labelled(overlay, labels):
-    assert overlay.get_attribute("data-tabsense-error") is None, overlay.inner_text()
+    assert overlay.get_attribute("data-tabsense-error") is None, overlay.locator(".card").inner_text()
     assert overlay.get_attribute("data-tabsense-state") == "result"
     assert overlay.get_attribute("data-tabsense-label") == labels[0]["label"]
     assert float(overlay.get_attribute("data-tabsense-score")) == pytest.approx(labels[0]["score"], abs=0.02)

@@ -1,0 +1,177 @@
+"""Keyword spotting: log-mel windows -> the int8 keyword model -> commands.
+
+`KeywordSpotter` scores one 1.5 s window. `recognize` finds the best command in a clip.
+`StreamDetector` follows a live stream: it resamples chunks of any rate to 16 kHz,
+computes feature frames incrementally (the same `log_mel` as training), scores a window
+every 100 ms, averages the last few posteriors, applies per-command thresholds and a
+refractory period, and reports each command once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .audio import Resampler
+from .errors import ModelCorrupt
+from .features import HOP, LOG_FLOOR, MEL_BINS, SAMPLE_RATE, WINDOW, log_mel
+from .speech_params import COMMANDS, HOP_FRAMES, WINDOW_FRAMES, WINDOW_SAMPLES
+
+DEFAULT_THRESHOLD = 0.8
+SILENT_FRAME = np.full(MEL_BINS, np.log(LOG_FLOOR), dtype=np.float32)  # log_mel of digital silence
+
+
+@dataclass
+class DetectorSettings:
+    thresholds: dict[str, float] = field(default_factory=dict)
+    smoothing: int = 3  # windows averaged (each 100 ms apart)
+    refractory_s: float = 1.0  # no second command this soon after one
+
+    @classmethod
+    def from_params(cls, params: dict) -> "DetectorSettings":
+        return cls(
+            thresholds={k: float(v) for k, v in params.get("thresholds", {}).items()},
+            smoothing=int(params.get("smoothing", 3)),
+            refractory_s=float(params.get("refractory_s", 1.0)),
+        )
+
+    def threshold(self, command: str) -> float:
+        return self.thresholds.get(command, DEFAULT_THRESHOLD)
+
+
+class KeywordSpotter:
+    """One loaded keyword model (TFLite, int8 or float input)."""
+
+    def __init__(self, model_path: Path, labels_path: Path, num_threads: int = 1, name: str = "", version: str = ""):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.name, self.version = name, version
+        try:
+            self.interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelCorrupt(f"The keyword model cannot be loaded by LiteRT ({exc}).") from exc
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        shape = [int(d) for d in self._input["shape"]]
+        if shape[1:3] != [WINDOW_FRAMES, MEL_BINS]:
+            raise ModelCorrupt(f"The keyword model takes {shape}, not [1, {WINDOW_FRAMES}, {MEL_BINS}, ...].")
+        self.labels = [line.strip() for line in Path(labels_path).read_text("utf-8").splitlines() if line.strip()]
+        if len(self.labels) != int(np.prod(self._output["shape"])):
+            raise ModelCorrupt("The keyword model's label file does not match its outputs.")
+        self.command_index = {label: i for i, label in enumerate(self.labels) if label in COMMANDS}
+        self._lock = threading.Lock()
+        self.last_infer_ms = 0.0
+
+    def probabilities_from_features(self, features: np.ndarray) -> np.ndarray:
+        x = features.reshape(self._input["shape"]).astype(np.float32)
+        scale, zero_point = self._input.get("quantization") or (0.0, 0)
+        dtype = self._input["dtype"]
+        if scale and np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            x = np.clip(np.rint(x / scale + zero_point), info.min, info.max)
+        with self._lock:
+            start = time.perf_counter()
+            self.interpreter.set_tensor(self._input["index"], x.astype(dtype))
+            self.interpreter.invoke()
+            raw = self.interpreter.get_tensor(self._output["index"]).reshape(-1).astype(np.float32)
+            self.last_infer_ms = (time.perf_counter() - start) * 1000
+        out_scale, out_zero = self._output.get("quantization") or (0.0, 0)
+        if out_scale:
+            raw = (raw - out_zero) * out_scale
+        raw = np.clip(raw, 0.0, None)
+        total = raw.sum()
+        return raw / total if total > 0 else np.full_like(raw, 1.0 / len(raw))
+
+    def window_probabilities(self, window16k: np.ndarray) -> np.ndarray:
+        """Probabilities for one window of WINDOW_SAMPLES samples at 16 kHz (padded/cut)."""
+        window = np.zeros(WINDOW_SAMPLES, np.float32)
+        clip = np.asarray(window16k, np.float32)[-WINDOW_SAMPLES:]
+        window[WINDOW_SAMPLES - len(clip):] = clip
+        return self.probabilities_from_features(log_mel(window))
+
+
+
+def recognize(spotter: KeywordSpotter, audio16k: np.ndarray, settings: DetectorSettings) -> dict:
+    """The best command in a clip, or None: the clip is streamed through a fresh detector
+    (with half a window of silence after it, so a phrase at the very end is heard)."""
+    detector = StreamDetector(spotter, settings, SAMPLE_RATE)
+    tail = np.zeros(WINDOW_SAMPLES // 2, np.float32)
+    events = detector.feed(np.concatenate([np.asarray(audio16k, np.float32), tail]))
+    best = detector.peak_probabilities
+    scores = {label: round(float(p), 6) for label, p in zip(spotter.labels, best)} if best is not None else {}
+    if events:
+        first = max(events, key=lambda e: e["score"])
+        return {"command": first["command"], "score": first["score"], "scores": scores}
+    top_command = max(COMMANDS, key=lambda c: scores.get(c, 0.0)) if scores else None
+    return {"command": None, "score": scores.get(top_command, 0.0) if top_command else 0.0, "scores": scores}
+
+
+class StreamDetector:
+    """Follows one audio stream and turns it into command events."""
+
+    def __init__(self, spotter: KeywordSpotter, settings: DetectorSettings, source_rate: int = SAMPLE_RATE):
+        self.spotter = spotter
+        self.settings = settings
+        self.source_rate = source_rate
+        self._resampler = Resampler(source_rate) if source_rate != SAMPLE_RATE else None
+        self._pending = np.zeros(0, np.float32)  # 16 kHz samples not yet framed
+        self._frames = np.tile(SILENT_FRAME, (WINDOW_FRAMES, 1))  # feature ring: the last window
+        self._new_frames = 0
+        self._frames_total = 0
+        self._history: list[np.ndarray] = []
+        self._quiet_until = -1.0
+        self.peak_probabilities: np.ndarray | None = None
+        self._peak_score = -1.0
+
+    @property
+    def time_s(self) -> float:
+        """Stream time at the end of the newest feature frame."""
+        return (self._frames_total * HOP + (WINDOW - HOP)) / SAMPLE_RATE if self._frames_total else 0.0
+
+    def feed(self, chunk: np.ndarray) -> list[dict]:
+        audio = np.asarray(chunk, np.float32)
+        if self._resampler is not None:
+            audio = self._resampler.process(audio)
+        self._pending = np.concatenate([self._pending, audio])
+        events = []
+        count = (len(self._pending) - WINDOW) // HOP + 1 if len(self._pending) >= WINDOW else 0
+        if count <= 0:
+            return events
+        frames = log_mel(self._pending[: (count - 1) * HOP + WINDOW])
+        self._pending = self._pending[count * HOP :]
+        for frame in frames:  # one hop at a time, exactly as a live stream would
+            self._frames = np.roll(self._frames, -1, axis=0)
+            self._frames[-1] = frame
+            self._frames_total += 1
+            self._new_frames += 1
+            if self._new_frames >= HOP_FRAMES:
+                self._new_frames = 0
+                event = self._score_window()
+                if event:
+                    events.append(event)
+        return events
+
+    def _score_window(self) -> dict | None:
+        probabilities = self.spotter.probabilities_from_features(self._frames)
+        self._history.append(probabilities)
+        del self._history[: -self.settings.smoothing]
+        smoothed = np.mean(self._history, axis=0)
+        now = self.time_s
+        best_command, best_score = None, 0.0
+        for command, index in self.spotter.command_index.items():
+            score = float(smoothed[index])
+            if score > best_score:
+                best_command, best_score = command, score
+        if best_score > self._peak_score:
+            self._peak_score, self.peak_probabilities = best_score, smoothed
+        if best_command is None or now < self._quiet_until:
+            return None
+        if best_score >= self.settings.threshold(best_command):
+            self._quiet_until = now + self.settings.refractory_s
+            return {"command": best_command, "score": round(best_score, 4), "time_s": round(now, 3)}
+        return None

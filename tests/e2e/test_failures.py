@@ -1,0 +1,148 @@
+"""What people see when something is wrong: a sentence in place of the label, with
+data-tabsense-error="<code>" on the overlay and, where there is one, the fix to run.
+
+Each test gets its own browser profile: no host registered, the real host without models,
+or small stand-in hosts that hang, cannot start, or crash mid-request.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from e2e_support import ARTIFACTS, EXTENSION_URL, PHOTOS, img_page, launch, run_install_host
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+NAME = PHOTOS["failure_pages"]
+
+# Stand-in hosts speak real native messaging framing.
+FRAMING = """
+import json, struct, sys
+def read():
+    header = sys.stdin.buffer.read(4)
+    if len(header) < 4:
+        sys.exit(0)
+    return json.loads(sys.stdin.buffer.read(struct.unpack("=I", header)[0]))
+def write(message):
+    body = json.dumps(message).encode()
+    sys.stdout.buffer.write(struct.pack("=I", len(body)) + body)
+    sys.stdout.buffer.flush()
+"""
+
+SILENT_HOST = "import sys\nsys.stdin.buffer.read()  # reads until the browser hangs up, never answers\n"
+
+CRASHING_HOST = FRAMING + """
+from pathlib import Path
+log = Path(__file__).with_suffix(".starts")
+log.write_text(log.read_text() + "x" if log.exists() else "x")
+while True:
+    request = read()
+    if request["type"] != "ping":
+        sys.exit(70)  # dies in the middle of a classification
+    write({"id": request["id"], "ok": True, "result": {"version": "0.0-test", "models": []}})
+"""
+
+
+def register_script(profile: Path, source: str, name: str = "fake_host.py") -> Path:
+    """A host manifest in the profile pointing at a Python script (what install_host.py writes)."""
+    folder = profile / "NativeMessagingHosts"
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / name
+    script.write_text(f"#!{sys.executable}\n{source}")
+    script.chmod(0o755)
+    manifest = {"name": "com.tabsense.host", "description": "test stand-in", "path": str(script),
+                "type": "stdio", "allowed_origins": ["chrome-extension://dkkhfeafnpmeclbkjcjjdoohdalbafda/"]}
+    (folder / "com.tabsense.host.json").write_text(json.dumps(manifest))
+    return script
+
+
+@pytest.fixture
+def start_browser(playwright, tmp_path):
+    started = []
+
+    def start(prepare=None):
+        profile = tmp_path / f"profile-{len(started)}"
+        profile.mkdir()
+        if prepare:
+            prepare(profile)
+        browser = launch(playwright, profile)
+        started.append(browser)
+        return browser
+
+    yield start
+    for browser in started:
+        browser.context.close()
+
+
+def classify_failure(browser, servers, code):
+    page = browser.open(servers.page("failure.html", img_page(
+        "Failure", f'<img id="photo" src="{NAME}" width="480">')))
+    overlay, seconds = browser.classify(page, f"{servers.a}/{NAME}")
+    assert overlay.get_attribute("data-tabsense-error") == code, overlay.locator(".card").inner_text()
+    assert overlay.get_attribute("data-tabsense-label") is None
+    assert overlay.get_attribute("data-tabsense-state") == "error"
+    return page, overlay, seconds
+
+
+def test_host_not_installed_says_how_to_install_it(start_browser, servers):
+    browser = start_browser()
+    page, overlay, _ = classify_failure(browser, servers, "host_not_installed")
+    card = overlay.locator(".card")
+    assert "helper app is not installed" in card.inner_text()
+    assert overlay.locator("code").inner_text() == "python3 install_host.py"
+    assert "in the TabSense folder" in card.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "error-host-not-installed.png"))
+
+    popup = browser.open(f"{EXTENSION_URL}/popup/popup.html")
+    popup.wait_for_selector("#state[data-state=error]")
+    assert "Not connected" in popup.locator("#state").inner_text()
+    assert popup.locator("#problem").get_attribute("data-code") == "host_not_installed"
+    assert popup.locator("#command").inner_text() == "python3 install_host.py"
+    assert popup.locator("#details").is_hidden()
+
+
+def test_models_not_fetched(start_browser, servers, tmp_path):
+    empty_home = tmp_path / "empty-home"
+
+    def register(profile):
+        result = run_install_host(empty_home, "--user-data-dir", str(profile))
+        # The registration works, and the closing check already says what is missing.
+        assert result.returncode == 1
+        assert "default model mobilenet_v2_1.0_224_quant is not installed" in result.stdout
+        assert "fix: run tabsense models fetch" in result.stdout
+
+    browser = start_browser(register)
+    _, overlay, _ = classify_failure(browser, servers, "model_missing")
+    assert "model has not been downloaded" in overlay.locator(".card").inner_text()
+    assert overlay.locator("code").inner_text() == "tabsense models fetch"
+
+
+def test_host_that_never_answers_times_out(start_browser, servers):
+    browser = start_browser(lambda profile: register_script(profile, SILENT_HOST))
+    browser.sw.evaluate("chrome.storage.local.set({requestTimeoutMs: 1500})")
+    _, overlay, seconds = classify_failure(browser, servers, "timeout")
+    assert "took too long to answer" in overlay.locator(".card").inner_text()
+    assert overlay.locator("code").inner_text() == "python3 install_host.py --check"
+    assert 1.4 < seconds < 6
+
+
+def test_host_that_cannot_start(start_browser, servers):
+    source = 'import sys\nprint("ModuleNotFoundError: No module named numpy", file=sys.stderr)\nsys.exit(1)\n'
+    browser = start_browser(lambda profile: register_script(profile, source))
+    _, overlay, _ = classify_failure(browser, servers, "host_failed_to_start")
+    assert "could not start" in overlay.locator(".card").inner_text()
+    assert overlay.locator("code").inner_text() == "python3 install_host.py --check"
+
+
+def test_host_crashing_mid_request_is_retried_once_then_explained(start_browser, servers, tmp_path):
+    scripts = []
+    browser = start_browser(lambda profile: scripts.append(register_script(profile, CRASHING_HOST)))
+    _, overlay, _ = classify_failure(browser, servers, "host_disconnected")
+    assert "stopped while working on this picture" in overlay.locator(".card").inner_text()
+    starts = scripts[0].with_suffix(".starts").read_text()
+    assert len(starts) >= 2, "the request was not retried on a fresh host"

@@ -1,0 +1,104 @@
+"""The WebSocket transport chosen in the options page, against `tabsense serve --ws`."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from e2e_support import EXTENSION_URL, PHOTOS, host_pids, img_page, python_env
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ws_server(e2e_home):
+    """(port, token) of a running `tabsense serve --ws` on the test's TABSENSE_HOME."""
+    env = python_env(e2e_home)
+    token = subprocess.run([sys.executable, "-m", "host.cli", "token"], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "host.cli", "serve", "--ws", "--port", str(port)],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                assert time.monotonic() < deadline, "tabsense serve --ws did not start listening"
+                time.sleep(0.1)
+        yield port, token
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def choose(options, transport, port=None, token=None):
+    options.check(f"input[name=transport][value={transport}]")
+    if port is not None:
+        options.fill("#port", str(port))
+        options.fill("#token", token)
+    options.click("#test")
+    options.wait_for_selector("#message[data-kind=ok], #message[data-kind=error]")
+    return options.locator("#message")
+
+
+def test_websocket_transport_from_the_options_page(browser, servers, expected, e2e_home, ws_server, page_factory):
+    from host import __version__
+
+    port, token = ws_server
+    options = page_factory(f"{EXTENSION_URL}/options/options.html")
+    assert options.locator("input[value=native]").is_checked()  # native messaging is the default
+    assert options.locator("#ws-fields").is_hidden()
+
+    # A wrong token is refused by the host, and the page says what to check.
+    message = choose(options, "websocket", port, "not-the-token")
+    assert message.get_attribute("data-kind") == "error"
+    assert f"could not reach its helper app on port {port}" in message.inner_text()
+    assert "tabsense serve --ws" in options.locator("#fix").inner_text()
+
+    message = choose(options, "websocket", port, token)
+    assert message.inner_text() == f"Connected to helper version {__version__}."
+
+    name = PHOTOS["websocket"]
+    page = page_factory(servers.page("websocket.html", img_page("WebSocket", f'<img src="{name}" width="400">')))
+    overlay, seconds = browser.classify(page, f"{servers.a}/{name}")
+    assert overlay.get_attribute("data-tabsense-label") == expected[name][0]["label"]
+    assert browser.status()["transport"] == "websocket"
+    assert host_pids(e2e_home) == []  # no native host was started for any of this
+    print(f"\nWebSocket: {seconds * 1000:.0f} ms from click to label")
+
+    # Back to native messaging: the next click starts the native host.
+    assert choose(options, "native").get_attribute("data-kind") == "ok"
+    overlay.locator(".close").click()
+    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+    assert overlay.get_attribute("data-tabsense-label") == expected[name][0]["label"]
+    assert browser.status()["transport"] == "native"
+    assert host_pids(e2e_home)
+
+
+def test_invalid_port_is_explained(browser, page_factory):
+    options = page_factory(f"{EXTENSION_URL}/options/options.html")
+    options.check("input[name=transport][value=websocket]")
+    options.fill("#port", "80")
+    options.fill("#token", "x")
+    options.click("#save")
+    expect(options.locator("#message")).to_have_text("The port must be a whole number between 1024 and 65535.")
+    options.fill("#port", "8765")
+    options.fill("#token", "")
+    options.click("#save")
+    expect(options.locator("#message")).to_have_text("Paste the token printed by “tabsense token”.")
+    assert options.evaluate("chrome.storage.local.get('wsPort')") == {}  # nothing invalid was saved

@@ -1,0 +1,101 @@
+"""The streaming detector's logic: framing, smoothing, thresholds, refractory period.
+
+A scripted spotter stands in for the network here (the real keyword model is tested in
+tests/speech/): it reports "next_tab" while the newest 0.3 s of the window is loud,
+which makes every timing decision of the detector observable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from host.speech import DetectorSettings, StreamDetector, recognize
+from host.speech_params import CLASSES, COMMANDS
+
+RATE = 16_000
+
+
+class LoudnessSpotter:
+    labels = list(CLASSES)
+    command_index = {c: CLASSES.index(c) for c in COMMANDS}
+    name, version = "scripted", "0"
+
+    def __init__(self):
+        self.windows = 0
+
+    def probabilities_from_features(self, features):
+        self.windows += 1
+        assert features.shape == (148, 40)
+        loud = features[-30:].mean() > -4.0
+        p = np.full(len(CLASSES), 0.01, np.float32)
+        p[CLASSES.index("next_tab" if loud else "_silence_")] = 0.93
+        return p / p.sum()
+
+
+def burst(seconds: float, rate: int = RATE) -> np.ndarray:
+    return np.random.default_rng(0).normal(0, 0.3, int(seconds * rate)).astype(np.float32)
+
+
+def quiet(seconds: float, rate: int = RATE) -> np.ndarray:
+    return np.zeros(int(seconds * rate), np.float32)
+
+
+def feed_in_chunks(detector, audio, chunk):
+    events = []
+    for start in range(0, len(audio), chunk):
+        events += detector.feed(audio[start : start + chunk])
+    return events
+
+
+def test_one_event_per_phrase_soon_after_it():
+    spotter = LoudnessSpotter()
+    detector = StreamDetector(spotter, DetectorSettings({"next_tab": 0.8}, smoothing=3, refractory_s=1.0))
+    events = feed_in_chunks(detector, np.concatenate([quiet(2), burst(0.6), quiet(2)]), 1600)
+    assert [e["command"] for e in events] == ["next_tab"]
+    assert 2.0 < events[0]["time_s"] <= 2.6 + 0.3  # within 300 ms of the end of the sound
+    assert spotter.windows == pytest.approx(45, abs=1)  # one window per 100 ms
+
+
+def test_refractory_period_suppresses_repeats():
+    settings = DetectorSettings({"next_tab": 0.8}, smoothing=1, refractory_s=1.5)
+    audio = np.concatenate([quiet(1), burst(0.4), quiet(0.4), burst(0.4), quiet(2), burst(0.4), quiet(1)])
+    events = StreamDetector(LoudnessSpotter(), settings).feed(audio)
+    assert len(events) == 2
+    assert events[1]["time_s"] - events[0]["time_s"] >= 1.5
+
+
+def test_threshold_and_smoothing_reject_short_blips():
+    blip = np.concatenate([quiet(1), burst(0.12), quiet(1)])
+    strict = StreamDetector(LoudnessSpotter(), DetectorSettings({"next_tab": 0.8}, smoothing=5))
+    assert strict.feed(blip) == []
+    never = StreamDetector(LoudnessSpotter(), DetectorSettings({"next_tab": 0.99}, smoothing=1))
+    assert never.feed(np.concatenate([quiet(1), burst(1), quiet(1)])) == []
+
+
+@pytest.mark.parametrize("rate", [8000, 44100, 48000])
+def test_any_capture_rate_gives_the_same_timing(rate):
+    audio = np.concatenate([quiet(2, rate), burst(0.6, rate), quiet(1.5, rate)])
+    detector = StreamDetector(LoudnessSpotter(), DetectorSettings({"next_tab": 0.8}), source_rate=rate)
+    events = feed_in_chunks(detector, audio, rate // 10)
+    reference = StreamDetector(LoudnessSpotter(), DetectorSettings({"next_tab": 0.8})).feed(
+        np.concatenate([quiet(2), burst(0.6), quiet(1.5)]))
+    assert len(events) == len(reference) == 1
+    assert abs(events[0]["time_s"] - reference[0]["time_s"]) <= 0.1
+
+
+def test_chunk_size_does_not_change_the_result():
+    audio = np.concatenate([quiet(1.3), burst(0.7), quiet(1.7)])
+    results = []
+    for chunk in (128, 1000, 4096, len(audio)):
+        detector = StreamDetector(LoudnessSpotter(), DetectorSettings({"next_tab": 0.8}))
+        results.append(feed_in_chunks(detector, audio, chunk))
+    assert all(r == results[0] for r in results) and len(results[0]) == 1
+
+
+def test_recognize_a_clip_reports_command_and_scores():
+    result = recognize(LoudnessSpotter(), np.concatenate([quiet(0.3), burst(0.5), quiet(0.2)]), DetectorSettings({"next_tab": 0.8}))
+    assert result["command"] == "next_tab" and result["score"] >= 0.8
+    assert set(result["scores"]) == set(CLASSES)
+    silent = recognize(LoudnessSpotter(), quiet(1.0), DetectorSettings({"next_tab": 0.8}))
+    assert silent["command"] is None

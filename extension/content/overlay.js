@@ -279,7 +279,7 @@
     if (error.fix) card.append(fixLine(error.fix, error.command));
   }
 
-  // The fix sentence, with the command in it set as code and a copy button next to it.
+  // The fix sentence, with the command in it set as code and a copy button after it.
   function fixLine(fix, command) {
     const line = el('p', 'fix');
     const at = command ? fix.indexOf(command) : -1;
@@ -297,7 +297,7 @@
         // Clipboard can be blocked by the page; the command is selectable (user-select: all).
       }
     });
-    line.append(fix.slice(0, at), el('code', '', command), copy, fix.slice(at + command.length));
+    line.append(fix.slice(0, at), el('code', '', command), fix.slice(at + command.length), copy);
     return line;
   }
 

@@ -16,6 +16,7 @@ import sys
 import threading
 from typing import BinaryIO
 
+from ..capabilities import Session
 from ..dispatcher import Dispatcher
 from ..errors import FrameTooLarge
 from ..protocol import FrameDecoder, encode_frame, encode_message, error_response
@@ -100,9 +101,11 @@ async def serve(source: BinaryIO, out: BinaryIO, dispatcher: Dispatcher) -> int:
     reader = threading.Thread(target=_read_frames, args=(source, loop, inbox), name="tabsense-reader", daemon=True)
     reader.start()
     in_flight: set[asyncio.Task] = set()
+    # One browser port = one session; host events (voice commands) share the writer.
+    session = Session(emit=lambda message: writer.send(encode_message(message)))
 
     async def answer(frame: bytes) -> None:
-        writer.send(await dispatcher.handle(frame))
+        writer.send(await dispatcher.handle(frame, session))
 
     fatal: FrameTooLarge | None = None
     while True:

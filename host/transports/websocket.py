@@ -18,7 +18,9 @@ from websockets.http11 import Request
 
 from .. import auth
 from ..constants import MAX_INBOUND_FRAME
+from ..capabilities import Session
 from ..dispatcher import Dispatcher
+from ..protocol import encode_message
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +61,27 @@ class WebSocketServer:
         self._connections += 1
         slots = asyncio.Semaphore(MAX_IN_FLIGHT_PER_CONNECTION)
         tasks: set[asyncio.Task] = set()
+        loop = asyncio.get_running_loop()
+
+        async def send_event(message: dict) -> None:
+            try:
+                await connection.send(encode_message(message).decode("utf-8"))
+            except ConnectionClosed:
+                pass
+
+        def start_send(message: dict) -> None:
+            task = loop.create_task(send_event(message))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        def emit(message: dict) -> None:
+            loop.call_soon_threadsafe(start_send, message)
+
+        session = Session(emit)
 
         async def answer(message) -> None:
             try:
-                response = await self.dispatcher.handle(message)
+                response = await self.dispatcher.handle(message, session)
                 await connection.send(response.decode("utf-8"))
             except ConnectionClosed:
                 pass

@@ -37,6 +37,7 @@ def decode_image(data: bytes, min_size: tuple[int, int] | None = None) -> Image.
         raise NotAnImage("The image is empty (0 bytes).")
     with warnings.catch_warnings():
         # Pillow warns, then errors, on decompression bombs; our own limit below is stricter.
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's notes on odd metadata: not actionable
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data))

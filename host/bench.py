@@ -125,3 +125,61 @@ def run_bench(args) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
+
+
+# --- Soak ----------------------------------------------------------------------------
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def run_soak(args) -> int:
+    """Many classifications through one real host process: errors, RSS growth, latency drift."""
+    folder = Path(args.images) if args.images else DEFAULT_DATA
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))[:50]
+    payloads = [base64.b64encode(p.read_bytes()).decode() for p in files]
+    proc = subprocess.Popen([sys.executable, "-m", "host", "chrome-extension://soak/"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    latencies, errors = [], 0
+    warmup = 100
+    rss_start = None
+    try:
+        for i in range(args.requests + warmup):
+            start = time.perf_counter()
+            answer = _exchange(proc, {"id": i, "type": "classify_image", "image": payloads[i % len(payloads)]})
+            elapsed = (time.perf_counter() - start) * 1000
+            if not answer.get("ok") or answer.get("id") != i:
+                errors += 1
+            if i == warmup - 1:
+                rss_start = _rss_mb(proc.pid)
+            if i >= warmup:
+                latencies.append(elapsed)
+            if (i + 1) % 1000 == 0:
+                print(f"  {i + 1 - warmup if i >= warmup else 0}/{args.requests} requests, {errors} errors",
+                      file=sys.stderr, flush=True)
+        rss_end = _rss_mb(proc.pid)
+    finally:
+        proc.stdin.close()
+        proc.wait(30)
+    first, last = percentiles(latencies[:1000]), percentiles(latencies[-1000:])
+    growth = (rss_end - rss_start) if rss_start is not None and rss_end is not None else None
+    report = {"requests": args.requests, "errors": errors, "rss_start_mb": rss_start, "rss_end_mb": rss_end,
+              "rss_growth_mb": growth, "first_1000_ms": first, "last_1000_ms": last,
+              "exit_code": proc.returncode}
+    print(f"soak: {args.requests} classify requests ({len(files)} different photos) through one host process")
+    print(f"errors: {errors}; host exit code {proc.returncode}")
+    if growth is not None:
+        print(f"RSS after warm-up {rss_start:.1f} MB, at the end {rss_end:.1f} MB, growth {growth:+.1f} MB")
+    print(f"round trip p50/p95, first 1000: {first['p50']:.2f} / {first['p95']:.2f} ms; "
+          f"last 1000: {last['p50']:.2f} / {last['p95']:.2f} ms")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    ok = errors == 0 and proc.returncode == 0 and (growth is None or growth <= 5.0)
+    return 0 if ok else 1

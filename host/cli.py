@@ -202,6 +202,12 @@ def cmd_bench(args) -> int:
     return run_bench(args)
 
 
+def cmd_soak(args) -> int:
+    from .bench import run_soak
+
+    return run_soak(args)
+
+
 def cmd_evaluate(args) -> int:
     from .evaluate import run_evaluate
 
@@ -270,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("soak", help="many classifications through one real host process: errors, memory, latency drift")
+    p.add_argument("--requests", type=int, default=10_000)
+    p.add_argument("--images", metavar="DIR")
+    p.add_argument("--json", metavar="FILE")
+    p.set_defaults(func=cmd_soak)
 
     p = sub.add_parser("evaluate", help="top-1/top-5 accuracy on a labelled ImageNet sample folder")
     p.add_argument("--data", metavar="DIR", help="folder with WNID_name.JPEG files and classes.tsv")

@@ -4,7 +4,7 @@ import { describeError, toTabSenseError } from './errors.js';
 import { callHost, resetReconnectBackoff } from './host-client.js';
 import { loadImage } from './image-source.js';
 import { readFromPage, showInPage, startOverlay } from './page.js';
-import { blobToBase64, prepareImage } from './prepare-image.js';
+import { bytesToBase64, prepareImage } from './prepare-image.js';
 import { getSettings } from './settings.js';
 import { updateStatus } from './status.js';
 
@@ -14,7 +14,8 @@ const WATCHDOG_MARGIN_MS = 20000; // the page gives up a little after the worker
 export async function classifyFromMenu(info, tab) {
   const started = performance.now();
   const { srcUrl } = info;
-  const tabId = tab.id;
+  const tabId = tab?.id;
+  if (tabId === undefined || tabId < 0) return; // not in a tab (e.g. a side panel): nowhere to draw
   const settings = await getSettings();
 
   let overlay;
@@ -28,7 +29,7 @@ export async function classifyFromMenu(info, tab) {
   try {
     const blob = await loadImage(srcUrl, (url) => readFromPage(tabId, overlay, url));
     const image = await prepareImage(blob);
-    const result = await callHost('classify_image', { image: await blobToBase64(image.blob), top_k: TOP_K });
+    const result = await callHost('classify_image', { image: bytesToBase64(image.bytes), top_k: TOP_K });
     const elapsedMs = Math.round(performance.now() - started);
     await showInPage(tabId, overlay, { type: 'show-result', srcUrl, result, elapsedMs });
     await updateStatus({
@@ -36,7 +37,7 @@ export async function classifyFromMenu(info, tab) {
       lastHostMs: result.timing_ms?.total ?? null,
       lastModel: result.model ?? null,
       lastImage: {
-        bytes: image.blob.size,
+        bytes: image.bytes.length,
         width: image.width,
         height: image.height,
         originalWidth: image.originalWidth,

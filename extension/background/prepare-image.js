@@ -1,42 +1,60 @@
 // Makes a picture small enough to send: the model only looks at 224x224, so anything with
-// a side over MAX_SIDE is downscaled here (createImageBitmap + OffscreenCanvas) and re-encoded
-// as JPEG. Smaller pictures go as they are, so the host sees the original bytes.
+// a side over MAX_SIDE is downscaled here and re-encoded as JPEG. Pictures within the limit
+// go as they are, so the host sees the original bytes.
 import { TabSenseError } from './errors.js';
+import { readImageSize } from './image-size.js';
 
 export const MAX_SIDE = 1024;
 const MAX_BYTES = 4 * 1024 * 1024; // bigger files are re-encoded even when their size is fine
 const JPEG_QUALITY = 0.9;
 
-// -> {blob, width, height, originalWidth, originalHeight, downscaled}
+// -> {bytes, width, height, originalWidth, originalHeight, downscaled}
 export async function prepareImage(blob) {
   if (blob.type === 'image/svg+xml') throw new TabSenseError('unsupported_image');
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  const size = readImageSize(bytes);
+  if (size && Math.max(size.width, size.height) <= MAX_SIDE && bytes.length <= MAX_BYTES) {
+    return { bytes, ...size, originalWidth: size.width, originalHeight: size.height, downscaled: false };
+  }
+
+  // Decoding straight to the target width is several times faster than decoding 24
+  // megapixels and shrinking them. Only the width is given, so the height follows the
+  // picture's on-screen aspect even when EXIF rotates it; the canvas below fits the rest.
+  const scale = size ? Math.min(1, MAX_SIDE / Math.max(size.width, size.height)) : 1;
+  const options = scale < 1 ? { resizeWidth: Math.max(1, Math.round(size.width * scale)), resizeQuality: 'high' } : {};
   let bitmap;
   try {
-    bitmap = await createImageBitmap(blob); // also proves the browser can decode it
+    bitmap = await createImageBitmap(blob, options); // also proves the browser can decode it
   } catch (error) {
     throw new TabSenseError('not_an_image', { message: error.message });
   }
-  const { width, height } = bitmap;
-  const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
-  if (scale === 1 && blob.size <= MAX_BYTES) {
-    bitmap.close();
-    return { blob, width, height, originalWidth: width, originalHeight: height, downscaled: false };
+  const original = size || { width: bitmap.width, height: bitmap.height };
+  const fit = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+  if (!size && fit === 1 && bytes.length <= MAX_BYTES) {
+    bitmap.close(); // a small picture in a format we cannot measure: send it as it is
+    return { bytes, ...original, originalWidth: original.width, originalHeight: original.height, downscaled: false };
   }
-  const w = Math.max(1, Math.round(width * scale));
-  const h = Math.max(1, Math.round(height * scale));
-  const canvas = new OffscreenCanvas(w, h);
+  const width = Math.max(1, Math.round(bitmap.width * fit));
+  const height = Math.max(1, Math.round(bitmap.height * fit));
+  const canvas = new OffscreenCanvas(width, height);
   const context = canvas.getContext('2d');
   context.fillStyle = '#fff'; // JPEG has no alpha: transparent parts become white, not black
-  context.fillRect(0, 0, w, h);
+  context.fillRect(0, 0, width, height);
   context.imageSmoothingQuality = 'high';
-  context.drawImage(bitmap, 0, 0, w, h);
+  context.drawImage(bitmap, 0, 0, width, height);
   bitmap.close();
-  const out = await canvas.convertToBlob({ type: 'image/jpeg', quality: JPEG_QUALITY });
-  return { blob: out, width: w, height: h, originalWidth: width, originalHeight: height, downscaled: true };
+  const jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality: JPEG_QUALITY });
+  return {
+    bytes: new Uint8Array(await jpeg.arrayBuffer()),
+    width,
+    height,
+    originalWidth: original.width,
+    originalHeight: original.height,
+    downscaled: true,
+  };
 }
 
-export async function blobToBase64(blob) {
-  const bytes = new Uint8Array(await blob.arrayBuffer());
+export function bytesToBase64(bytes) {
   let binary = '';
   const chunk = 0x8000; // String.fromCharCode takes arguments on the stack: go in slices
   for (let i = 0; i < bytes.length; i += chunk) {

@@ -52,6 +52,7 @@
     }
     .error .text { font-weight: 600; flex: 1; }
     .error p { all: unset; display: block; margin-top: 4px; }
+    .note { all: unset; display: block; margin-top: 6px; font-size: 11px; color: #d1d5db; }
     code {
       font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
       background: rgba(0, 0, 0, 0.35); padding: 1px 4px; border-radius: 4px; user-select: all;
@@ -207,6 +208,11 @@
     return card;
   }
 
+  // In the corner instead of on the picture: say why, below the answer.
+  function noteIfFallback(overlay, card) {
+    if (!overlay.img) card.append(el('p', 'note', STRINGS.overlayNoImage));
+  }
+
   function renderPending(overlay, timeoutMs) {
     resetHost(overlay, 'pending');
     const card = newCard(overlay, 'card');
@@ -264,6 +270,7 @@
       details.append(el('div', 'foot', formatString(STRINGS.overlayFooter, { model: result.model.name, ms: elapsedMs })));
     }
     card.append(head, details);
+    noteIfFallback(overlay, card);
   }
 
   // error: {code, text, fix, command, detail} as made by describeError in the worker.
@@ -277,6 +284,7 @@
     card.append(head);
     if (error.detail) card.append(el('p', 'detail', error.detail));
     if (error.fix) card.append(fixLine(error.fix, error.command));
+    noteIfFallback(overlay, card);
   }
 
   // The fix sentence, with the command in it set as code and a copy button after it.

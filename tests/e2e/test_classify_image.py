@@ -253,3 +253,29 @@ def test_host_killed_between_two_clicks(browser, servers, expected, page_factory
     after = host_pids(e2e_home)
     assert after and not set(after) & set(before), (before, after)
     print(f"\nafter the host was killed: {seconds * 1000:.0f} ms to the next label")
+
+
+def test_overlay_follows_an_image_in_a_scrolling_box(browser, servers, expected, page_factory):
+    name = PHOTOS["same_origin"]
+    page = page_factory(servers.page("scroll-box.html", img_page("Scroll box", f"""
+        <div id="box" style="height: 320px; width: 520px; overflow: auto; border: 1px solid #999">
+          <div style="height: 120px"></div><img id="photo" src="{name}" width="400">
+          <div style="height: 900px"></div></div>""")))
+    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+    assert_labelled(overlay, expected[name])
+    assert_covers(overlay, page.locator("#photo"))
+    page.evaluate("document.getElementById('box').scrollTop = 90")
+    page.wait_for_timeout(100)  # repositioning happens on the next animation frame
+    assert_covers(overlay, page.locator("#photo"))
+
+
+def test_picture_not_found_on_the_page_answers_in_the_corner(browser, servers, expected, page_factory):
+    """E.g. a picture in a closed shadow root: the answer still shows, in the top corner."""
+    name = PHOTOS["same_origin"]
+    page = page_factory(servers.page("no-img.html", img_page("No img element", "<p>Nothing to see.</p>")))
+    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+    assert_labelled(overlay, expected[name])
+    assert overlay.get_attribute("data-tabsense-fallback") == ""
+    assert "could not find this picture on the page" in overlay.locator(".note").inner_text()
+    box = overlay.locator(".card").bounding_box()
+    assert box["y"] < 20 and box["x"] + box["width"] > 1000 - 20  # top right of the 1000 px viewport

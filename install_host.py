@@ -334,8 +334,11 @@ def ping_launcher(launcher: Path, timeout: float = PING_TIMEOUT_S) -> tuple[dict
     drain.start()
     try:
         body = json.dumps({"id": "install-check", "type": "ping"}).encode()
-        process.stdin.write(struct.pack("=I", len(body)) + body)
-        process.stdin.flush()
+        try:
+            process.stdin.write(struct.pack("=I", len(body)) + body)
+            process.stdin.flush()
+        except OSError:
+            pass  # it already exited: reading its output below reports why
         try:
             answer = read_frame(process.stdout, timeout)
         except EOFError as exc:

@@ -132,6 +132,7 @@ class Browser:
 
     def __init__(self, context):
         self.context = context
+        self._seen = 0  # updatedAt of the last status latency_ms() returned
         sw = context.service_workers
         self.sw = sw[0] if sw else context.wait_for_event("serviceworker", timeout=15000)
         assert self.sw.url == f"{EXTENSION_URL}/background/service-worker.js"
@@ -178,6 +179,18 @@ class Browser:
 
     def status(self) -> dict:
         return self.sw.evaluate("chrome.storage.session.get('status').then((s) => s.status || {})")
+
+    def latency_ms(self, timeout: float = 5.0) -> int:
+        """Click-to-label time measured inside the extension for the newest classification
+        (the wall time seen from here adds Playwright's round trips and polling)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.status()
+            if status.get("lastLatencyMs") is not None and status.get("updatedAt", 0) > self._seen:
+                self._seen = status["updatedAt"]
+                return status["lastLatencyMs"]
+            assert time.monotonic() < deadline, f"no new latency in the status: {status}"
+            time.sleep(0.05)
 
 
 def launch(playwright, user_data_dir: Path) -> Browser:

@@ -51,15 +51,18 @@ def test_same_origin_image_gets_the_hosts_label(browser, servers, expected, page
     overlay, cold = browser.classify(page, f"{servers.a}/{name}")
     assert_labelled(overlay, expected[name])
     assert_covers(overlay, page.locator("#photo"))
-    status = wait_status(browser, lambda s: s.get("lastLatencyMs") is not None)
+    cold_ms = browser.latency_ms()
+    status = browser.status()
     assert status["connected"] and status["lastImage"]["downscaled"] is False
 
     # A second click on a running host: the latency people feel.
     overlay.locator(".close").click()
     overlay, warm = browser.classify(page, f"{servers.a}/{name}")
     assert_labelled(overlay, expected[name])
-    print(f"\nsame origin: first click {cold * 1000:.0f} ms (host cold start), second {warm * 1000:.0f} ms")
-    assert warm < WARM_LIMIT_S
+    warm_ms = browser.latency_ms()
+    print(f"\nsame origin, click to label: first {cold_ms} ms in the extension ({cold * 1000:.0f} ms seen by the "
+          f"test; includes the host's cold start), second {warm_ms} ms ({warm * 1000:.0f} ms)")
+    assert warm_ms < WARM_LIMIT_S * 1000 and warm < 2 * WARM_LIMIT_S
 
 
 def test_cross_origin_image_without_cors_headers(browser, servers, expected, page_factory):
@@ -140,7 +143,7 @@ def test_huge_image_is_downscaled_in_the_browser(browser, servers, expected, pag
     assert (sent["originalWidth"], sent["originalHeight"]) == (6000, 4000)
     assert sent["downscaled"] is True and (sent["width"], sent["height"]) == (1024, 683)
     assert sent["bytes"] < 500_000, sent  # a re-encoded JPEG, not the 1.6 MB original
-    print(f"\n6000x4000: {seconds * 1000:.0f} ms from click to label")
+    print(f"\n6000x4000, click to label: {browser.latency_ms()} ms in the extension ({seconds * 1000:.0f} ms seen by the test)")
 
 
 @pytest.mark.parametrize(
@@ -252,7 +255,8 @@ def test_host_killed_between_two_clicks(browser, servers, expected, page_factory
     assert_covers(overlay, page.locator("#two"))
     after = host_pids(e2e_home)
     assert after and not set(after) & set(before), (before, after)
-    print(f"\nafter the host was killed: {seconds * 1000:.0f} ms to the next label")
+    print(f"\nafter the host was killed, click to label: {browser.latency_ms()} ms in the extension "
+          f"({seconds * 1000:.0f} ms seen by the test)")
 
 
 def test_overlay_follows_an_image_in_a_scrolling_box(browser, servers, expected, page_factory):

@@ -71,6 +71,11 @@ class Busy(TabSenseError):
     default_message = "The host is busy with too many requests; try again in a moment."
 
 
+class RateLimited(TabSenseError):
+    code = "rate_limited"
+    default_message = "Too many requests in a short time; slow down and try again."
+
+
 # --- Input errors ------------------------------------------------------------------
 
 

@@ -17,9 +17,9 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageTooLarge, ImageTruncated, NotAnImage, UnsupportedImage
 
-# Refuse images whose decoded pixels would not fit comfortably in memory
-# (a 6000x4000 photo is 24 MP; 100 MP is ~300 MB as RGB).
-MAX_PIXELS = 100_000_000
+# Refuse images whose decoded pixels would not fit comfortably in memory: a 48 MP phone
+# photo (8000x6000) passes; 50 MP is ~150 MB as RGB, the most one request may cost.
+MAX_PIXELS = 50_000_000
 MAX_SIDE = 30_000
 WHITE = (255, 255, 255)
 

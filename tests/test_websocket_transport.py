@@ -93,3 +93,33 @@ def test_binds_to_loopback_only(capabilities):
 
     asyncio.run(start_and_stop())
     assert server.addresses and all(host == "127.0.0.1" for host, _ in server.addresses)
+
+
+def test_a_flooding_client_is_rate_limited_while_others_are_served(server):
+    import time
+
+    with connect(url(server), origin=EXTENSION_ORIGIN) as flood, connect(url(server), origin=EXTENSION_ORIGIN) as other:
+        for i in range(600):
+            flood.send(json.dumps({"id": i, "type": "ping"}))
+        started = time.perf_counter()
+        other.send(json.dumps({"id": "polite", "type": "ping"}))
+        assert json.loads(other.recv(timeout=10))["id"] == "polite"
+        assert time.perf_counter() - started < 2.0
+        answers = [json.loads(flood.recv(timeout=10)) for _ in range(600)]
+        limited = [a for a in answers if not a["ok"]]
+        assert limited and all(a["error"]["code"] == "rate_limited" for a in limited)
+        assert len(answers) - len(limited) >= 200  # the burst allowance is served
+        assert {a["id"] for a in answers} == set(range(600))  # every request answered
+
+
+def test_an_oversized_message_closes_only_that_connection(server):
+    from websockets.exceptions import ConnectionClosed
+
+    with connect(url(server), origin=EXTENSION_ORIGIN, max_size=None) as ws:
+        ws.send("x" * (64 * 1024 * 1024 + 1))
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=30)
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1009  # message too big
+    with connect(url(server), origin=EXTENSION_ORIGIN) as ws:
+        ws.send(json.dumps({"id": 1, "type": "ping"}))
+        assert json.loads(ws.recv(timeout=10))["ok"]

@@ -8,7 +8,9 @@ Text and binary frames both carry one UTF-8 JSON request; answers are text frame
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,13 +22,41 @@ from .. import auth
 from ..constants import MAX_INBOUND_FRAME
 from ..capabilities import Session
 from ..dispatcher import Dispatcher
-from ..protocol import encode_message
+from ..errors import RateLimited
+from ..protocol import encode_message, error_response
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
 MAX_CONNECTIONS = 16
 MAX_IN_FLIGHT_PER_CONNECTION = 8
+# Token bucket per connection: a flooding client gets `rate_limited` answers, not the CPU.
+RATE_PER_SECOND = 100.0
+RATE_BURST = 200.0
+
+
+class RateLimiter:
+    def __init__(self, rate: float = RATE_PER_SECOND, burst: float = RATE_BURST, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.updated = burst, clock()
+
+    def allow(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def _request_id(message):
+    """Best-effort id of a message that will not be processed."""
+    try:
+        value = json.loads(message).get("id")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
 class WebSocketServer:
@@ -88,8 +118,12 @@ class WebSocketServer:
             finally:
                 slots.release()
 
+        limiter = RateLimiter()
         try:
             async for message in connection:
+                if not limiter.allow():
+                    await connection.send(encode_message(error_response(_request_id(message), RateLimited())).decode())
+                    continue
                 await slots.acquire()  # back-pressure: stop reading while the slots are full
                 task = asyncio.create_task(answer(message))
                 tasks.add(task)
@@ -110,6 +144,7 @@ class WebSocketServer:
             process_request=self.check_request,
             max_size=MAX_INBOUND_FRAME,
             max_queue=4,
+            compression=None,  # base64 images barely compress; deflate would only cost CPU
         ) as server:
             self.addresses = [sock.getsockname()[:2] for sock in server.sockets]
             if self.addresses:

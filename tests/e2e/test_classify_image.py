@@ -283,3 +283,17 @@ def test_picture_not_found_on_the_page_answers_in_the_corner(browser, servers, e
     assert "could not find this picture on the page" in overlay.locator(".note").inner_text()
     box = overlay.locator(".card").bounding_box()
     assert box["y"] < 20 and box["x"] + box["width"] > 1000 - 20  # top right of the 1000 px viewport
+
+
+def test_strict_content_security_policy_page(browser, servers, expected, page_factory):
+    """A page that forbids inline styles and scripts still gets a styled, working card."""
+    name = PHOTOS["cross_origin"]
+    csp = "default-src 'self'; style-src 'self'; script-src 'none'"
+    page = page_factory(servers.page("csp.html", f"""<!doctype html><html><head><meta charset="utf-8">
+        <meta http-equiv="Content-Security-Policy" content="{csp}"></head>
+        <body><img id="photo" src="{name}" width="400"></body></html>"""))
+    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+    assert_labelled(overlay, expected[name])
+    card = overlay.locator(".card")
+    assert card.evaluate("(c) => getComputedStyle(c).position") == "absolute"
+    assert card.evaluate("(c) => getComputedStyle(c).backgroundColor") == "rgba(17, 24, 39, 0.9)"

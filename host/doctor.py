@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from pathlib import Path
 
 from . import __version__, paths
 from .capabilities import ModelPool
@@ -69,17 +71,19 @@ def check_models(report: Report, store: ModelStore) -> None:
 
 
 def check_registrations(report: Report) -> None:
+    """Browser registrations are checked by install_host.py (stdlib only, beside the package)."""
     print("browser registrations:")
-    try:
-        from .registration import check_all
-    except ImportError:
-        report.note("registration checks are not available in this install")
+    script = Path(__file__).resolve().parents[1] / "install_host.py"
+    if not script.is_file():
+        report.note("install_host.py is not beside this install; run it from the TabSense folder with --check")
         return
-    for line, fix in check_all():
-        if fix is None:
-            report.ok(line)
-        else:
-            report.bad(line, fix)
+    run = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120)
+    for line in (run.stdout + run.stderr).splitlines():
+        print(f"        {line}")
+    if run.returncode == 0:
+        report.ok("install_host.py --check found no problem")
+    else:
+        report.bad("install_host.py --check found a problem (above)", f"{sys.executable} {script}")
 
 
 def run_doctor() -> int:

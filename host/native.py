@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 
 from . import __version__, paths
 from .capabilities import Capabilities
 from .constants import ENV_THREADS, EXTENSION_ORIGIN
 from .dispatcher import Dispatcher
+from .errors import TabSenseError
 from .logs import configure
 from .store import ModelStore
 from .transports import stdio
@@ -26,13 +28,24 @@ def thread_count(value: str | int | None = None) -> int:
     return max(1, min(count, os.cpu_count() or 1))
 
 
+def _preload(capabilities: Capabilities) -> None:
+    try:
+        capabilities.pool.get(None)
+    except TabSenseError as exc:  # reported to the user on the first request instead
+        log.warning("default model not preloaded: %s", exc.message)
+
+
 def run_native(origin: str | None) -> int:
     home = paths.data_home()
     configure(os.environ.get("TABSENSE_LOG_LEVEL", "INFO"), paths.logs_dir(home) / "host.log")
     log.info("TabSense host %s starting for %s (home %s)", __version__, origin or "an unknown caller", home)
     if origin and origin.rstrip("/") != EXTENSION_ORIGIN:
         log.warning("started by %s, which is not the TabSense extension", origin)
-    dispatcher = Dispatcher(Capabilities(ModelStore(home), num_threads=thread_count()))
+    capabilities = Capabilities(ModelStore(home), num_threads=thread_count())
+    dispatcher = Dispatcher(capabilities)
+    # Load the default model while the browser is still idle, so the first click does not
+    # pay for it; `ping` answers meanwhile, and a request for the model waits for the load.
+    threading.Thread(target=_preload, args=(capabilities,), name="tabsense-preload", daemon=True).start()
     code = stdio.run(dispatcher)
     log.info("TabSense host exiting (%d)", code)
     return code

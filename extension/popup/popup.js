@@ -18,7 +18,7 @@ $('copy').addEventListener('click', async () => {
 function defaultModel(models = []) {
   const model = models.find((m) => m.default) || models[0];
   if (!model) return STRINGS.popupNoModel;
-  return model.version ? `${model.name} (${model.version})` : model.name;
+  return model.version ? `${model.name} v${model.version}` : model.name;
 }
 
 function latency(status) {

@@ -233,7 +233,7 @@ def test_popup_shows_status_after_a_classification(browser, servers, default_mod
     popup.wait_for_selector("#state[data-state=connected]")
     assert "Connected" in popup.locator("#state").inner_text()
     assert popup.locator("#version").inner_text() == __version__
-    assert popup.locator("#model").inner_text() == f"{default_model['name']} ({default_model['version']})"
+    assert popup.locator("#model").inner_text() == f"{default_model['name']} v{default_model['version']}"
     assert popup.locator("#latency").inner_text().endswith(" ms")
     assert popup.locator("#problem").is_hidden()
 

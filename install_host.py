@@ -190,12 +190,12 @@ def manifest_for(launcher: Path) -> dict:
     }
 
 
-def write_if_changed(path: Path, text: str, newline: str | None = None) -> bool:
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
+def write_if_changed(path: Path, text: str) -> bool:
+    if path.is_file() and path.read_bytes() == text.encode("utf-8"):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline=newline or "") as handle:
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:  # line endings exactly as given
         handle.write(text)
     os.replace(tmp, path)  # never leave a half-written manifest for the browser to read
     return True

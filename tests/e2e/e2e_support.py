@@ -8,14 +8,11 @@ or $TABSENSE_CHROMIUM.
 from __future__ import annotations
 
 import base64
-import functools
 import http.server
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path

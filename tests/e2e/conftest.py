@@ -96,8 +96,10 @@ def servers(site):
 # --- browser -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright():
+    """Per module, not per session: while the sync API runs, the main thread has a running
+    event loop, and later tests that call asyncio.run() would fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -120,6 +120,21 @@ def _load_entries(text: str, origin: str) -> tuple[list[ModelSpec], dict]:
     return [ModelSpec.from_dict(e, origin) for e in entries], document
 
 
+def _bundled_specs() -> list[ModelSpec]:
+    """Models that ship inside the package: models/bundled/<name>/<version>/entry.json."""
+    root = Path(str(resources.files("models"))) / "bundled"
+    specs = []
+    for entry_path in sorted(root.glob("*/*/entry.json")):
+        try:
+            entry = json.loads(entry_path.read_text("utf-8"))
+            for file_entry in entry.get("files", {}).values():
+                file_entry["bundled"] = True
+            specs.append(ModelSpec.from_dict(entry, str(entry_path)))
+        except (ValueError, OSError, RegistryError) as exc:
+            log.error("ignoring the bundled model %s: %s", entry_path, exc)
+    return specs
+
+
 class Registry:
     """Models known to this install: the shipped registry, overlaid by the local one."""
 
@@ -136,6 +151,7 @@ class Registry:
             "image_classification": document.get("default_image_model"),
             "keyword_spotting": document.get("default_keyword_model"),
         }
+        specs += _bundled_specs()
         registry = cls(specs, defaults)
         local = paths.local_registry_path(home)
         if local.exists():

@@ -105,8 +105,9 @@ def cmd_models_fetch(args) -> int:
     source = Path(args.source).expanduser() if args.source else None
     failed = 0
     for spec in _selected_specs(store, args.names):
-        if spec.origin != "the built-in registry" and not args.names and not store.is_available(spec):
-            continue  # lab-built models are not fetchable; they are built by tabsense-models
+        fetchable = all(f.bundled or f.urls for f in spec.files.values()) or source is not None
+        if not args.names and not fetchable:
+            continue  # lab-built models have no source; `tabsense-models build` makes them
         try:
             outcome = store.fetch(spec, source, args.force, progress=lambda m: print(m, file=sys.stderr))
             print(f"{spec.name} v{spec.version}: " + ", ".join(f"{r} {o}" for r, o in outcome.items()) + f" -> {store.model_dir(spec)}")

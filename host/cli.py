@@ -105,7 +105,7 @@ def cmd_models_fetch(args) -> int:
     source = Path(args.source).expanduser() if args.source else None
     failed = 0
     for spec in _selected_specs(store, args.names):
-        fetchable = all(f.bundled or f.urls for f in spec.files.values()) or source is not None
+        fetchable = all(f.bundled or f.urls for f in spec.files.values())
         if not args.names and not fetchable:
             continue  # lab-built models have no source; `tabsense-models build` makes them
         try:

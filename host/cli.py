@@ -23,36 +23,42 @@ def _print_json(obj) -> None:
 # --- classify ------------------------------------------------------------------------
 
 
+def _for_each_file(files: list[str], as_json: bool, process, describe) -> int:
+    """Run `process(file bytes)` on every file and print one line per file (JSON or `describe`).
+
+    A bad file is reported in its line and does not stop the others; exit status 1 if any failed.
+    """
+    failures = 0
+    for name in files:
+        try:
+            result = {"file": name, **process(Path(name).read_bytes())}
+        except OSError as exc:
+            result = {"file": name, "error": {"code": "file_unreadable", "message": f"Cannot read {name}: {exc.strerror}."}}
+        except TabSenseError as exc:
+            result = {"file": name, "error": exc.to_dict()}
+        failures += "error" in result
+        if as_json:
+            _print_json(result)
+        elif "error" in result:
+            print(f"{name}: error {result['error']['code']}: {result['error']['message']}")
+        else:
+            print(f"{name}: {describe(result)}")
+    return 1 if failures else 0
+
+
 def cmd_classify(args) -> int:
     from .capabilities import ModelPool
     from .native import thread_count
     from .store import ModelStore
 
     pool = ModelPool(ModelStore(), thread_count(args.threads), serve_unblessed=args.allow_unblessed)
-    try:
-        classifier = pool.get(args.model)
-    except TabSenseError as exc:
-        print(f"tabsense: {exc.message}", file=sys.stderr)
-        return 2
-    failures = 0
-    for name in args.files:
-        try:
-            data = Path(name).read_bytes()
-            result = {"file": name, **classifier.classify(data, args.top_k)}
-        except OSError as exc:
-            failures += 1
-            result = {"file": name, "error": {"code": "file_unreadable", "message": f"Cannot read {name}: {exc.strerror}."}}
-        except TabSenseError as exc:
-            failures += 1
-            result = {"file": name, "error": exc.to_dict()}
-        if args.json:
-            _print_json(result)
-        elif "error" in result:
-            print(f"{name}: error {result['error']['code']}: {result['error']['message']}")
-        else:
-            labels = ", ".join(f"{l['label']} {l['score']:.1%}" for l in result["labels"])
-            print(f"{name}: {labels}  ({result['timing_ms']['total']:.1f} ms)")
-    return 1 if failures else 0
+    classifier = pool.get(args.model)
+
+    def describe(result: dict) -> str:
+        labels = ", ".join(f"{l['label']} {l['score']:.1%}" for l in result["labels"])
+        return f"{labels}  ({result['timing_ms']['total']:.1f} ms)"
+
+    return _for_each_file(args.files, args.json, lambda data: classifier.classify(data, args.top_k), describe)
 
 
 # --- listen --------------------------------------------------------------------------
@@ -65,30 +71,15 @@ def cmd_listen(args) -> int:
     from .store import ModelStore
 
     store = ModelStore()
-    try:
-        spotter = ModelPool(store, 1, serve_unblessed=args.allow_unblessed).get(args.model, "keyword_spotting")
-    except TabSenseError as exc:
-        print(f"tabsense: {exc.message}", file=sys.stderr)
-        return 2
+    spotter = ModelPool(store, 1, serve_unblessed=args.allow_unblessed).get(args.model, "keyword_spotting")
     settings = DetectorSettings.from_params(store.registry.get(spotter.name, "keyword_spotting").params)
-    failures = 0
-    for name in args.files:
-        try:
-            audio, rate = decode_audio(Path(name).read_bytes(), args.sample_rate)
-            result = {"file": name, **recognize(spotter, resample(audio, rate), settings)}
-        except OSError as exc:
-            failures += 1
-            result = {"file": name, "error": {"code": "file_unreadable", "message": f"Cannot read {name}: {exc.strerror}."}}
-        except TabSenseError as exc:
-            failures += 1
-            result = {"file": name, "error": exc.to_dict()}
-        if args.json:
-            _print_json(result)
-        elif "error" in result:
-            print(f"{name}: error {result['error']['code']}: {result['error']['message']}")
-        else:
-            print(f"{name}: {result['command'] or 'no command'} ({result['score']:.2f})")
-    return 1 if failures else 0
+
+    def process(data: bytes) -> dict:
+        audio, rate = decode_audio(data, args.sample_rate)
+        return recognize(spotter, resample(audio, rate), settings)
+
+    return _for_each_file(args.files, args.json, process,
+                          lambda result: f"{result['command'] or 'no command'} ({result['score']:.2f})")
 
 
 # --- models --------------------------------------------------------------------------

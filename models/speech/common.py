@@ -115,7 +115,11 @@ def trim_silence(audio: np.ndarray, rel_db: float = -40.0, pad_s: float = 0.02) 
 
 def save_json(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", "utf-8")
+    def plain(value):  # numpy scalars and arrays -> JSON
+        return value.item() if hasattr(value, "item") and getattr(value, "ndim", 0) == 0 else (
+            value.tolist() if hasattr(value, "tolist") else str(value))
+
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=plain) + "\n", "utf-8")
 
 
 class ClipBank:

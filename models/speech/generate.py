@@ -82,14 +82,18 @@ PITCHES = [-400, -200, 0, 200, 400]          # cents, sox pitch (moves formants 
 NEAR_MISSES = [
     # from the issue
     "next", "next time", "previous day", "previously", "open tab", "tab",
-    # single words of the commands and other pairs with them
+    # single words of the commands
     "previous", "close", "new", "go", "back", "load", "read",
-    "next step", "next week", "next door", "the next one", "next page", "next to me",
-    "the previous one", "previous page", "previous week",
-    "close the door", "close call", "new time", "new york", "a new day",
-    "go home", "go ahead", "come back", "look back", "back up",
-    "tab key", "open the tab", "tab next", "tab close", "the tab",
-    "download", "upload", "unload", "reset", "relax", "repeat", "nexus", "text",
+    # a command word with another word (the spotter must hear the whole phrase)
+    "next step", "next week", "next door", "the next one", "next page", "next to me", "next thing", "next up",
+    "next day", "next year", "next stop", "next level", "next question", "next song", "next track", "next line",
+    "next item", "next month", "next please", "what's next", "next to it", "next topic", "next test",
+    "the previous one", "previous page", "previous week", "previous night", "previous year", "previous owner",
+    "previous version", "close the door", "close call", "close up", "close enough", "close it", "new time",
+    "new york", "a new day", "new car", "brand new", "go home", "go ahead", "go on", "go out", "come back",
+    "look back", "back up", "get back", "way back", "tab key", "open the tab", "tab next", "tab close", "the tab",
+    "pay the tab", "tab over", "a tab", "download", "upload", "unload", "reset", "relax", "repeat", "release",
+    "remote", "review", "nexus", "text", "tablet", "table", "cab", "lab", "load it", "reply",
 ]
 AMBIGUOUS = ["next tablet", "next table", "new tables", "previous tabs", "close tabs", "reloading",
              "reloaded", "go backwards", "new tabs"]
@@ -118,6 +122,7 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         espeak_other={"train": 10, "val": 3, "test": 4},
         natural_cmd=25, natural_nm=4, natural_other=3,
         pos_copies={"train": 5, "val": 2}, nm_copies={"train": 2, "val": 1}, other_copies={"train": 2, "val": 1},
+        natural_weight=2,  # recorded-speaker voices (flite, festival) get this many times more copies
         real_windows={"train": 2500, "val": 400}, silence_windows={"train": 2500, "val": 400},
     ),
     "small": dict(
@@ -125,10 +130,11 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         espeak_other={"train": 1, "val": 0, "test": 1},
         natural_cmd=2, natural_nm=1, natural_other=1,
         pos_copies={"train": 2, "val": 1}, nm_copies={"train": 1, "val": 1}, other_copies={"train": 1, "val": 1},
-        real_windows={"train": 60, "val": 20}, silence_windows={"train": 60, "val": 20},
+        natural_weight=1, real_windows={"train": 60, "val": 20}, silence_windows={"train": 60, "val": 20},
     ),
 }
 P_CONTEXT = 0.25  # share of positive windows with other speech of the same voice around the command
+P_CONTEXT_NEGATIVE = 0.4  # share of near-miss / other windows with more speech around them (as in a stream)
 
 TTS_CACHE = CACHE_DIR / "tts"
 ASTERISK_DIR = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
@@ -451,7 +457,7 @@ def _with_context(clip: np.ndarray, others: list[np.ndarray], rng: np.random.Gen
     share = rng.uniform(0.3, 1.0) if rng.random() < 0.7 else 1.0  # mostly speech before the command
     n_before = int(room * share * rng.uniform(0.5, 1.0))
     n_after = int((room - n_before) * rng.uniform(0.0, 1.0)) if rng.random() < 0.5 else 0
-    gap = lambda: np.zeros(int(rng.uniform(0.03, 0.2) * SAMPLE_RATE), np.float32)  # noqa: E731
+    gap = lambda: np.zeros(int(rng.uniform(0.03, 0.5) * SAMPLE_RATE), np.float32)  # noqa: E731
     scale = lambda x: x * (augment.rms(clip) / max(augment.rms(x), 1e-6) * rng.uniform(0.6, 1.2))  # noqa: E731
     parts = [scale(before[-n_before:]), gap(), clip] if n_before > 800 else [clip]
     if n_after > 800:
@@ -479,20 +485,23 @@ def build_split(split: str, mode: str, rendered: list[tuple[Job, str]], real: li
         labels.append(CLASSES.index(label))
         voices.append(f"{job.engine}:{job.voice}")
         speakers.append(speaker_of(job.engine, job.voice))
-        if kind == "other":
+        if label == UNKNOWN:  # other sentences and near misses: speech around a phrase
             context[f"{job.engine}:{job.voice}"].append(audio)
     _G.update(clips=clips, clip_voice=voices, context=context, real=real, sounds=sounds)
     rng = np.random.default_rng([seed, ["train", "val"].index(split)])
     nm_texts = set(NEAR_MISSES)
     tasks = []
     for i, label in enumerate(labels):
+        weight = size["natural_weight"] if not voices[i].startswith("espeak") else 1
         if label >= 2:
-            for _ in range(size["pos_copies"][split]):
+            for _ in range(size["pos_copies"][split] * weight):
                 kind = "context" if rng.random() < P_CONTEXT else "clip"
                 tasks.append((kind, i, int(rng.integers(2**63)), label))
         else:
-            copies = size["nm_copies" if texts[i] in nm_texts else "other_copies"][split]
-            tasks += [("clip", i, int(rng.integers(2**63)), label) for _ in range(copies)]
+            copies = size["nm_copies" if texts[i] in nm_texts else "other_copies"][split] * weight
+            for _ in range(copies):
+                kind = "context" if rng.random() < P_CONTEXT_NEGATIVE else "clip"
+                tasks.append((kind, i, int(rng.integers(2**63)), label))
     if real:
         tasks += [("real", int(rng.integers(len(real))), int(rng.integers(2**63)), 1)
                   for _ in range(size["real_windows"][split])]

@@ -1,0 +1,220 @@
+"""Step 4: publish a trained, evaluated model as a versioned, checksummed bundle.
+
+Writes models/bundled/kws_commands/1/{kws_commands.tflite, labels.txt, entry.json,
+MODEL_CARD.md} and docs/speech/report.{json,md}. entry.json is a registry entry in the
+schema of models/registry.json (host/store.py `ModelSpec.from_dict`); `blessed` is the
+validator's verdict on the VALIDATION numbers. A --small run publishes into its cache
+folder instead, so tests never overwrite the committed model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from .common import (BUNDLE_DIR, CLASSES, DOCS_DIR, MODEL_NAME, MODEL_VERSION, SAMPLE_RATE, WINDOW_FRAMES, run_dir,
+                     save_json, setup_logging, sha256_file)
+from .evaluate import REFRACTORY_S, SMOOTHING, TARGETS
+from .generate import AMBIGUOUS, NATURAL_VOICES, NEAR_MISSES, speaker_splits
+
+MODEL_FILE, LABELS_FILE = "kws_commands.tflite", "labels.txt"
+
+
+def entry(report: dict, model: Path, labels: Path) -> dict:
+    val, test = report["validation"], report["test"]
+    return {
+        "name": MODEL_NAME,
+        "version": MODEL_VERSION,
+        "task": "keyword_spotting",
+        "description": "Voice commands (next/previous/close/new tab, go back, reload): DS-CNN on 1.5 s log-mel "
+                       "windows, trained on synthetic speech from Debian TTS voices; int8.",
+        "license": "Apache-2.0",
+        "quantization": "int8-per-channel",
+        "blessed": bool(report["blessed"]),
+        "validation": {
+            "split": "validation voices (thresholds tuned here); test = held-out voices",
+            "recall_clean": {c: val["recall"][c]["clean"] for c in val["recall"]},
+            "recall_10db": {c: val["recall"][c]["10dB"] for c in val["recall"]},
+            "near_miss_false_accept": val["near_miss"].get("clean", {}).get("rate"),
+            "false_triggers_per_hour": val["stream"]["per_hour"],
+            "latency_s": val["latency_all_clean_s"],
+            "test_recall_clean": {c: test["recall"][c]["clean"] for c in test["recall"]},
+            "test_recall_10db": {c: test["recall"][c]["10dB"] for c in test["recall"]},
+            "test_near_miss_false_accept": test["near_miss"].get("clean", {}).get("rate"),
+            "test_false_triggers_per_hour": test["stream"]["per_hour"],
+            "test_latency_s": test["latency_all_clean_s"],
+            "inference_ms_p95": report["timing"]["invoke_ms"]["p95"],
+            "checks": report["blessing"]["checks"],
+        },
+        "files": {
+            "model": {"path": MODEL_FILE, "sha256": sha256_file(model), "bytes": model.stat().st_size},
+            "labels": {"path": LABELS_FILE, "sha256": sha256_file(labels), "bytes": labels.stat().st_size},
+        },
+        "input": {"frames": WINDOW_FRAMES, "mel_bins": 40, "dtype": "int8", "sample_rate": SAMPLE_RATE,
+                  "features": "host.features.log_mel"},
+        "output": {"kind": "probabilities", "classes": len(CLASSES), "labels": list(CLASSES)},
+        "params": {"thresholds": report["thresholds"], "smoothing": SMOOTHING, "refractory_s": REFRACTORY_S,
+                   "window_s": 1.5, "hop_s": 0.1},
+    }
+
+
+def pct(x):
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def report_markdown(report: dict, data: dict, train: dict) -> str:
+    val, test, ps = report["validation"], report["test"], report.get("pocketsphinx", {})
+    lines = ["# Keyword model `kws_commands` v1: evaluation", "",
+             "Produced by `.venv/bin/python -m models.speech all --seed 1` (models/speech/). All streaming numbers come "
+             "from the host's `StreamDetector` (host/speech.py) fed in 100 ms chunks, with the per-command thresholds "
+             "tuned on the validation voices only. Test voices are speakers never seen in training or tuning "
+             f"({', '.join(s for s in data['speakers']['test'] if s.startswith('natural'))} and "
+             f"{sum(s.startswith('espeak') for s in data['speakers']['test'])} espeak-ng variants).", "",
+             "## Targets vs measured (test voices)", "",
+             "| metric | target | validation | test |", "|---|---|---|---|"]
+    for cmd in ("next_tab", "previous_tab"):
+        lines.append(f"| recall {cmd}, clean | >= 97% | {pct(val['recall'][cmd]['clean'])} | {pct(test['recall'][cmd]['clean'])} |")
+        lines.append(f"| recall {cmd}, 10 dB SNR | >= 90% | {pct(val['recall'][cmd]['10dB'])} | {pct(test['recall'][cmd]['10dB'])} |")
+    lines += [
+        f"| near-miss false accepts (clean) | <= 2% | {pct(val['near_miss']['clean']['rate'])} | {pct(test['near_miss']['clean']['rate'])} |",
+        f"| near-miss false accepts (10 dB) | (info) | {pct(val['near_miss'].get('10dB', {}).get('rate'))} | {pct(test['near_miss'].get('10dB', {}).get('rate'))} |",
+        f"| false triggers per hour (long stream) | <= 1 | {val['stream']['per_hour']} ({val['stream']['seconds'] / 60:.0f} min) | "
+        f"{test['stream']['per_hour']} ({test['stream']['seconds'] / 60:.0f} min) |",
+        f"| latency phrase end -> event, p50 / p90 | <= 300 ms | {val['latency_all_clean_s']['p50'] * 1000:.0f} / "
+        f"{val['latency_all_clean_s']['p90'] * 1000:.0f} ms | {test['latency_all_clean_s']['p50'] * 1000:.0f} / "
+        f"{test['latency_all_clean_s']['p90'] * 1000:.0f} ms |",
+        f"| inference per window (LiteRT int8, 1 thread), p50 / p95 | <= 1 ms | | {report['timing']['invoke_ms']['p50']:.3f} / "
+        f"{report['timing']['invoke_ms']['p95']:.3f} ms |",
+        "", f"Blessed (validation meets every target): **{report['blessed']}**. "
+            f"Test meets every target: **{report['test_meets_targets']['ok']}**.", "",
+        "## Recall per command and SNR (test voices)", "", "| command | clean | 20 dB | 10 dB | 5 dB | latency p50 / p90 |",
+        "|---|---|---|---|---|---|"]
+    for cmd, r in test["recall"].items():
+        lat = test["latency_s"].get(cmd) or {}
+        lines.append(f"| {cmd} | {pct(r['clean'])} | {pct(r['20dB'])} | {pct(r['10dB'])} | {pct(r['5dB'])} | "
+                     f"{lat.get('p50', 0) * 1000:.0f} / {lat.get('p90', 0) * 1000:.0f} ms |")
+    lines += ["", "Clean recall per held-out voice: " + ", ".join(f"{k} {pct(v['recall'])} ({v['clips']})" for k, v in test["by_voice"].items()),
+              "", "Near misses that fired (test, clean): " + (json.dumps(test["near_miss"]["clean"]["by_phrase"]) or "none"),
+              "", f"Long test stream: {test['stream']['seconds'] / 60:.1f} min ({json.dumps(test['stream']['content_s'])} seconds by "
+              f"content); false triggers: {test['stream']['false_triggers']} {json.dumps(test['stream']['events'])}.",
+              "", "Thresholds (tuned on validation): " + json.dumps(report["thresholds"]), ""]
+    if ps.get("available"):
+        lines += ["## PocketSphinx keyphrase spotting on the same test clips", "",
+                  "PyPI `pocketsphinx` 5.1.1 with its US English model; all six phrases as keyphrases; a clip counts as "
+                  "recognised when the right phrase is spotted between its start and 1 s after its end.", "",
+                  "| system | next_tab clean / 10 dB | previous_tab clean / 10 dB | all commands clean | near-miss FA | false triggers/h | CPU |",
+                  "|---|---|---|---|---|---|---|"]
+        mean_clean = sum(test["recall"][c]["clean"] for c in test["recall"]) / len(test["recall"])
+        lines.append(f"| this model (int8) | {pct(test['recall']['next_tab']['clean'])} / {pct(test['recall']['next_tab']['10dB'])} | "
+                     f"{pct(test['recall']['previous_tab']['clean'])} / {pct(test['recall']['previous_tab']['10dB'])} | {pct(mean_clean)} | "
+                     f"{pct(test['near_miss']['clean']['rate'])} | {test['stream']['per_hour']} | "
+                     f"{report['timing']['invoke_ms']['p50'] * 10 + report['timing']['log_mel_full_window_ms']['p50'] * 0:.1f} ms model per s of audio |")
+        for th, r in ps["thresholds"].items():
+            mean_ps = sum(r["recall"][c]["clean"] for c in r["recall"]) / len(r["recall"])
+            lines.append(f"| PocketSphinx kws {th} | {pct(r['recall']['next_tab']['clean'])} / {pct(r['recall']['next_tab']['10dB'])} | "
+                         f"{pct(r['recall']['previous_tab']['clean'])} / {pct(r['recall']['previous_tab']['10dB'])} | {pct(mean_ps)} | "
+                         f"{pct(r['near_miss_false_accept'])} | {r['per_hour']} | {1000 * r['wall_s'] / r['audio_s']:.0f} ms wall per s of audio (2 workers) |")
+        lines.append("")
+    lines += ["## Data and training", "",
+              f"Training windows: {json.dumps(data['classes']['train'])}; validation windows: {json.dumps(data['classes']['val'])}. "
+              f"Validator: {data['validator']['accepted']} clips accepted, {data['validator']['rejected']} rejected "
+              f"({json.dumps(data['validator']['rejected_by_reason'])}).",
+              f"Model: {train['parameters']} parameters, {train['epochs_run']} epochs (best {train['best_epoch']}); validation "
+              f"window accuracy float {pct(train['float_val_accuracy'])}, int8 {pct(train['int8_val_accuracy'])} "
+              f"(argmax agreement {pct(train['int8_float_agreement'])}); {train['tflite_bytes']} bytes.", ""]
+    return "\n".join(lines)
+
+
+def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:
+    splits = speaker_splits()
+    by_split = {p: sorted(s for s, q in splits.items() if q == p) for p in ("train", "val", "test")}
+    natural = {p: sorted({f"{e}:{v}" for e, v, s in NATURAL_VOICES if splits[f"natural:{s}"] == p}) for p in by_split}
+    return "\n".join([
+        f"# Model card: {MODEL_NAME} v{MODEL_VERSION}", "",
+        "Spots six voice commands in 1.5 s windows of 16 kHz audio: " + ", ".join(CLASSES[2:]) +
+        "; everything else is `_unknown_` (speech) or `_silence_` (silence, noise, music).", "",
+        "## Interface", "",
+        f"- File `{MODEL_FILE}` (sha256 `{entry_['files']['model']['sha256']}`, {entry_['files']['model']['bytes']} bytes), "
+        "full-integer int8 TFLite (int8 input and output, per-channel int8 weights), LiteRT / ai-edge-litert.",
+        f"- Input `[1, {WINDOW_FRAMES}, 40, 1]` int8: `host.features.log_mel` of the last 1.5 s (148 frames x 40 mel bins, "
+        "natural log), quantized with the input tensor's scale/zero point. Normalisation is inside the model.",
+        f"- Output `[1, {len(CLASSES)}]` int8 softmax probabilities in the order of `labels.txt`: " + ", ".join(CLASSES) + ".",
+        f"- Streaming: score a window every 100 ms, average the last {SMOOTHING} posteriors, fire the best command when it "
+        f"reaches its threshold, then stay quiet for {REFRACTORY_S} s (host/speech.py `StreamDetector`). "
+        "Thresholds: " + json.dumps(report["thresholds"]), "",
+        "## Data recipe (all synthetic or recorded material from Debian main; no MBROLA, no SVOX pico)", "",
+        "- Text-to-speech: espeak-ng (8 English accents x variant files, random speed 120-230 wpm and pitch 20-85), "
+        "flite (kal, kal16, slt, rms, awb; duration stretch 0.8-1.25), festival (kal_diphone, ked_diphone, "
+        "cmu_us_slt_arctic_hts; Duration_Stretch or sox tempo), pitch moved -400..+400 cents with sox.",
+        "- Positives: the six command phrases, alone and with other speech of the same voice around them (a command "
+        "inside a sentence is a command). Negatives (`_unknown_`): near misses " + ", ".join(f'"{t}"' for t in NEAR_MISSES) +
+        "; other words and sentences; real human speech (asterisk-core-sounds-en prompts, CC-BY-SA-3.0; fillets-ng-data "
+        "dialogue, GPL-2; pocketsphinx-testdata LibriVox clips, BSD; freedesktop spoken channel names). Never used "
+        "(ambiguous): " + ", ".join(f'"{t}"' for t in AMBIGUOUS) + ".",
+        "- `_silence_`: digital silence, white/pink/brown noise at -75..-8 dBFS, sonic-pi-samples (CC0/CC-BY-style "
+        "samples shipped by Debian) and sound-theme-freedesktop sounds (CC-BY-SA/GPL).",
+        "- Augmentation (numpy/scipy): speed 0.88-1.12, gain (peak -30..-1 dBFS), synthetic reverb RT60 0.15-0.7 s, "
+        "band-limiting (low-pass 2.8-7 kHz, high-pass 80-400 Hz), noise or real-sound background at 0-30 dB SNR, random "
+        "position in the window (half the positives end within 250 ms of the window end), frequency masking in training.",
+        "- Every clip passes `models/speech/validate.py` (16 kHz, finite, duration, clipping, silence, DC).", "",
+        "## Splits (by speaker identity, not by engine)", "",
+        f"- train: natural voices {', '.join(natural['train'])} and {sum(s.startswith('espeak') for s in by_split['train'])} espeak-ng variants",
+        f"- validation (early stopping, threshold tuning, blessing): {', '.join(natural['val'])} and "
+        f"{sum(s.startswith('espeak') for s in by_split['val'])} espeak-ng variants: {', '.join(s.split(':')[1] for s in by_split['val'] if s.startswith('espeak'))}",
+        f"- test (held out): {', '.join(natural['test'])} and {sum(s.startswith('espeak') for s in by_split['test'])} "
+        f"espeak-ng variants: {', '.join(s.split(':')[1] for s in by_split['test'] if s.startswith('espeak'))}",
+        "- Real recordings and background sounds are split by file (train 50-60%, validation 10-15%, test the rest); the "
+        "asterisk prompts are one speaker (Allison) in every split, different utterances.", "",
+        "## Metrics", "", "See docs/speech/report.md for the full tables. Summary (test voices): "
+        f"recall clean next_tab {pct(report['test']['recall']['next_tab']['clean'])}, previous_tab "
+        f"{pct(report['test']['recall']['previous_tab']['clean'])}; at 10 dB {pct(report['test']['recall']['next_tab']['10dB'])} / "
+        f"{pct(report['test']['recall']['previous_tab']['10dB'])}; near-miss false accepts "
+        f"{pct(report['test']['near_miss']['clean']['rate'])}; {report['test']['stream']['per_hour']} false triggers per hour; "
+        f"latency p50/p90 {report['test']['latency_all_clean_s']['p50'] * 1000:.0f}/{report['test']['latency_all_clean_s']['p90'] * 1000:.0f} ms; "
+        f"inference p95 {report['timing']['invoke_ms']['p95']:.3f} ms. Blessed: {report['blessed']}.", "",
+        "## Limits", "",
+        "- Trained on synthetic voices only: real microphones, children, strong accents and far-field speech are not "
+        "represented by recorded examples; expect lower recall there than in these numbers.",
+        "- A command said inside a sentence fires (by design); \"next tablet\"-like words are undefined.",
+        "- English only.", "",
+        f"Training: {train['parameters']} parameters, seed {report['seed']}, {train['epochs_run']} epochs, "
+        "tf_keras 2.19 / TensorFlow 2.19 TFLiteConverter, calibrated on training windows.", ""])
+
+
+def publish(small: bool = False) -> dict:
+    out = run_dir(small)
+    report = json.loads((out / "report.json").read_text())
+    data = json.loads((out / "data.json").read_text())
+    train = json.loads((out / "train.json").read_text())
+    bundle = out / "bundle" if small else BUNDLE_DIR
+    docs = out / "docs" if small else DOCS_DIR
+    bundle.mkdir(parents=True, exist_ok=True)
+    docs.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(out / "kws_int8.tflite", bundle / MODEL_FILE)
+    (bundle / LABELS_FILE).write_text("\n".join(CLASSES) + "\n")
+    e = entry(report, bundle / MODEL_FILE, bundle / LABELS_FILE)
+    save_json(bundle / "entry.json", e)
+    (bundle / "MODEL_CARD.md").write_text(model_card(report, data, train, e))
+    public = {k: v for k, v in report.items() if k != "model"}
+    public["model"] = {"file": f"models/bundled/{MODEL_NAME}/{MODEL_VERSION}/{MODEL_FILE}", "sha256": e["files"]["model"]["sha256"],
+                       "bytes": e["files"]["model"]["bytes"]}
+    public["data"] = data
+    public["train"] = {k: v for k, v in train.items() if k != "history"}
+    save_json(docs / "report.json", public)
+    (docs / "report.md").write_text(report_markdown(report, data, train))
+    return e
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", action="store_true")
+    args = parser.parse_args(argv)
+    setup_logging()
+    e = publish(args.small)
+    print(f"publish: {e['name']} v{e['version']} sha256 {e['files']['model']['sha256'][:16]}... blessed {e['blessed']}")
+
+
+if __name__ == "__main__":
+    main()

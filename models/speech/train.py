@@ -1,0 +1,208 @@
+"""Step 2: train the keyword CNN and export it as a full-integer int8 TFLite model.
+
+Input: raw `host.features.log_mel` windows, [148 frames, 40 mel bins, 1] float32 (what the
+host computes; per-mel-bin normalisation is a layer INSIDE the model, with statistics from
+the training set). Model: a small depthwise-separable CNN (DS-CNN) whose receptive field
+spans the whole 1.5 s window, global average pooling, softmax over CLASSES
+(`_silence_`, `_unknown_`, the six commands). Fixed seed, class-balanced weights,
+frequency masking, early stopping on the validation windows (speakers never seen in
+training), best weights restored.
+
+Export: `tf.lite.TFLiteConverter` full-integer int8 (int8 input and output, per-channel
+weights), calibrated on training windows of every class; the int8 model is loaded with
+`ai_edge_litert` and its validation accuracy compared with the float model's.
+Uses tf_keras (Keras 2), whose models the TFLite converter handles directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import CLASSES, WINDOW_FRAMES, log, run_dir, save_json, setup_logging
+
+# ----------------------------------------------------------------------------- constants
+SEED = 1
+MEL = 40
+EPOCHS = {"full": 40, "small": 3}
+PATIENCE = 8
+BATCH = 64
+LEARNING_RATE = 2e-3
+WIDTHS = [(64, 2), (64, 1), (96, 2), (96, 1), (128, 2), (128, 1)]  # (channels, time/freq stride) per DS block
+FIRST_FILTERS = 32
+KERNEL = (5, 3)  # time x frequency: the receptive field grows to the whole window
+DROPOUT = 0.3
+FREQ_MASK = 4  # up to this many mel bins masked per training example
+CALIBRATION_WINDOWS = 600
+THREADS = int(os.environ.get("TABSENSE_TRAIN_THREADS", "2"))
+
+
+def load_split(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = np.load(path)
+    return data["X"].astype(np.float32), data["y"].astype(np.int64), data["speaker"]
+
+
+def build_model(keras, mean: np.ndarray, variance: np.ndarray):
+    layers = keras.layers
+    inputs = keras.Input((WINDOW_FRAMES, MEL, 1), name="log_mel")
+    x = layers.Normalization(axis=2, mean=mean.reshape(MEL), variance=variance.reshape(MEL), name="mel_norm")(inputs)
+    x = layers.Conv2D(FIRST_FILTERS, KERNEL, strides=2, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    for filters, stride in WIDTHS:
+        x = layers.DepthwiseConv2D(KERNEL, strides=stride, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.Conv2D(filters, 1, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(DROPOUT)(x)
+    x = layers.Dense(len(CLASSES))(x)
+    outputs = layers.Softmax(name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="kws_dscnn")
+
+
+def class_weights(y: np.ndarray) -> dict[int, float]:
+    """Square-root balancing: rare classes count more, without making commands cheap to fire."""
+    counts = np.bincount(y, minlength=len(CLASSES)).astype(np.float64)
+    weights = np.sqrt(len(y) / (len(CLASSES) * np.maximum(counts, 1)))
+    weights /= np.sum(weights * counts) / len(y)  # mean weight 1 per example
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def export_int8(tf, model, calibration: np.ndarray, path: Path) -> None:
+    def representative():
+        for window in calibration:
+            yield [window[None, ..., None].astype(np.float32)]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    path.write_bytes(converter.convert())
+
+
+def export_float(tf, model, path: Path) -> None:
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    path.write_bytes(converter.convert())
+
+
+def litert_predict(model_path: Path, X: np.ndarray) -> np.ndarray:
+    """Probabilities from a TFLite file with ai_edge_litert (int8 or float input), batch 1."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model_path), num_threads=1)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    scale, zero = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
+    probs = np.zeros((len(X), out["shape"][-1]), np.float32)
+    for i, window in enumerate(X):
+        x = window.reshape(inp["shape"])
+        if inp["dtype"] == np.int8:
+            x = np.clip(np.rint(x / scale + zero), -128, 127).astype(np.int8)
+        interpreter.set_tensor(inp["index"], x.astype(inp["dtype"]))
+        interpreter.invoke()
+        raw = interpreter.get_tensor(out["index"]).reshape(-1).astype(np.float32)
+        probs[i] = (raw - out_zero) * out_scale if out_scale else raw
+    return probs
+
+
+def train(small: bool = False, seed: int = SEED) -> dict:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+    import tf_keras as keras
+
+    tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    mode = "small" if small else "full"
+    out = run_dir(small)
+    start = time.time()
+    X, y, _ = load_split(out / "train.npz")
+    Xv, yv, _ = load_split(out / "val.npz")
+    log.info("train %s, val %s", X.shape, Xv.shape)
+    mean = X.mean(axis=(0, 1))
+    variance = X.var(axis=(0, 1)) + 1e-3
+    model = build_model(keras, mean, variance)
+    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE),
+                  loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    log.info("model: %d parameters", model.count_params())
+
+    def mask(x, label):
+        width = tf.random.uniform([], 0, FREQ_MASK + 1, dtype=tf.int32)
+        start_bin = tf.random.uniform([], 0, MEL - width + 1, dtype=tf.int32)
+        bins = tf.range(MEL)
+        keep = tf.logical_or(bins < start_bin, bins >= start_bin + width)
+        fill = tf.reduce_mean(x)
+        x = tf.where(keep[None, :], x, fill)
+        return x[..., None], label
+
+    weights = class_weights(y)
+    sample_w = np.array([weights[int(c)] for c in y], np.float32)
+    dataset = (tf.data.Dataset.from_tensor_slices((X, y, sample_w))
+               .shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+               .map(lambda a, b, w: (*mask(a, b), w), num_parallel_calls=1)
+               .batch(BATCH).prefetch(2))
+    val_dataset = tf.data.Dataset.from_tensor_slices((Xv[..., None], yv)).batch(256)
+    steps = int(np.ceil(len(X) / BATCH)) * EPOCHS[mode]
+    model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps, alpha=0.05)
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs = logs or {}
+            log.info("epoch %d: loss %.4f acc %.4f val_loss %.4f val_acc %.4f (%.0f s)", epoch + 1, logs.get("loss", 0),
+                     logs.get("accuracy", 0), logs.get("val_loss", 0), logs.get("val_accuracy", 0), time.time() - start)
+
+    history = model.fit(dataset, validation_data=val_dataset, epochs=EPOCHS[mode], verbose=0,
+                        callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=PATIENCE, restore_best_weights=True),
+                                   Progress()])
+    model.save(out / "model.h5")
+    float_probs = model.predict(Xv[..., None], batch_size=256, verbose=0)
+    float_acc = float(np.mean(float_probs.argmax(1) == yv))
+
+    rng = np.random.default_rng(seed)
+    per_class = max(1, CALIBRATION_WINDOWS // len(CLASSES))
+    calib_idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in range(len(CLASSES))])
+    export_int8(tf, model, X[calib_idx], out / "kws_int8.tflite")
+    export_float(tf, model, out / "kws_float.tflite")
+    int8_probs = litert_predict(out / "kws_int8.tflite", Xv)
+    int8_acc = float(np.mean(int8_probs.argmax(1) == yv))
+    agreement = float(np.mean(int8_probs.argmax(1) == float_probs.argmax(1)))
+    result = {
+        "mode": mode, "seed": seed, "parameters": int(model.count_params()),
+        "epochs_run": len(history.history["loss"]),
+        "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
+        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
+        "val_windows": int(len(yv)), "float_val_accuracy": round(float_acc, 5),
+        "int8_val_accuracy": round(int8_acc, 5), "int8_float_agreement": round(agreement, 5),
+        "int8_max_prob_diff": round(float(np.max(np.abs(int8_probs - float_probs))), 4),
+        "tflite_bytes": (out / "kws_int8.tflite").stat().st_size, "seconds": round(time.time() - start, 1),
+    }
+    save_json(out / "train.json", result)
+    return result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--seed", type=int, default=SEED)
+    args = parser.parse_args(argv)
+    setup_logging()
+    r = train(args.small, args.seed)
+    print(f"train: {r['parameters']} params, {r['epochs_run']} epochs; val accuracy float {r['float_val_accuracy']:.4f}, "
+          f"int8 {r['int8_val_accuracy']:.4f} (agreement {r['int8_float_agreement']:.4f}); "
+          f"{r['tflite_bytes']} bytes; {r['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -30,6 +30,35 @@ globalThis.STRINGS = Object.freeze({
   popupHowTo: 'Right-click any picture and choose “Classify image with TabSense”.',
   popupInstallIntro: 'To install the helper app, run this in the TabSense folder, then reopen this window:',
   popupOptions: 'Options',
+  popupVoice: 'Voice commands',
+  popupListenStart: 'Start listening',
+  popupListenStop: 'Stop listening',
+  popupListening: 'Listening. Say “next tab”, “previous tab”, “close tab”, “new tab”, “go back” or “reload”.',
+  popupNotListening: 'Control your tabs by voice. The sound stays on this computer.',
+  popupShortcut: 'Shortcut: {keys}',
+  popupNoShortcut: 'No shortcut yet: choose one at chrome://extensions/shortcuts',
+  popupLastHeard: 'Last heard: “{phrase}”',
+
+  // Voice commands: the toolbar while listening, the phrases, the permission page.
+  actionTitle: 'TabSense',
+  voiceBadge: 'MIC',
+  voiceListeningTitle: 'TabSense is listening for voice commands',
+  voiceOffscreenReason: 'Hear spoken tab commands from the microphone.',
+  commandPhrases: {
+    next_tab: 'next tab',
+    previous_tab: 'previous tab',
+    close_tab: 'close tab',
+    new_tab: 'new tab',
+    go_back: 'go back',
+    reload: 'reload',
+  },
+  permissionTitle: 'Let TabSense hear voice commands',
+  permissionWhy: 'TabSense listens for a few spoken commands: “next tab”, “previous tab”, “close tab”, “new tab”, “go back” and “reload”. The sound goes only to the TabSense helper app on this computer, never to the internet, and only while listening is on.',
+  permissionAsking: 'Your browser is asking whether TabSense may use the microphone: choose Allow.',
+  permissionGranted: 'Thank you. TabSense is now listening; you can close this tab. Turn listening off from the TabSense button or with its shortcut.',
+  permissionDenied: 'TabSense may not use the microphone, so it cannot hear voice commands.',
+  permissionDeniedFix: 'Choose “Ask again”, or allow the microphone for TabSense in the browser’s site settings (the icon at the left of the address bar).',
+  permissionRetry: 'Ask again',
 
   // Options page.
   optionsTitle: 'TabSense options',
@@ -138,6 +167,24 @@ globalThis.STRINGS = Object.freeze({
       fix: 'Update both to the same version, then run {installCommand}.',
       command: 'installCommand',
     },
+    bad_audio: {
+      text: 'The TabSense helper app could not read the sound it was sent.',
+      fix: 'Start listening again; if it keeps happening, update TabSense and run {installCommand}.',
+      command: 'installCommand',
+    },
+    unsupported_audio: {
+      text: 'The TabSense helper app cannot use the sound format of this microphone.',
+      fix: 'Choose another microphone in the browser’s settings, then start listening again.',
+    },
+    audio_too_long: {
+      text: 'TabSense sent the helper app too much sound at once.',
+      fix: 'Start listening again; if it keeps happening, update TabSense and run {installCommand}.',
+      command: 'installCommand',
+    },
+    rate_limited: {
+      text: 'TabSense sent its helper app too many requests in a short time.',
+      fix: 'Wait a moment, then try again.',
+    },
     cannot_draw: {
       text: 'TabSense cannot show its answer on this page.',
     },
@@ -149,6 +196,62 @@ globalThis.STRINGS = Object.freeze({
     unknown: {
       text: 'Something went wrong, so TabSense could not classify this picture.',
       fix: 'Try again; if it keeps happening, run {checkCommand}.',
+      command: 'checkCommand',
+    },
+  },
+
+  // Voice commands: sentences that replace the picture wording above, and microphone failures.
+  voiceErrors: {
+    model_not_found: {
+      text: 'The TabSense helper app has no voice command model, so TabSense cannot listen.',
+      fix: 'Update TabSense, then run {installCommand} in its folder.',
+      command: 'installCommand',
+    },
+    model_missing: {
+      text: 'The voice command model is not installed.',
+      fix: 'Run {fetchModelsCommand}, then start listening again.',
+      command: 'fetchModelsCommand',
+    },
+    model_corrupt: {
+      text: 'The voice command model on this computer is damaged.',
+      fix: 'Run {fetchModelsCommand} to replace it, then start listening again.',
+      command: 'fetchModelsCommand',
+    },
+    model_not_blessed: {
+      text: 'The voice command model has not passed TabSense’s checks, so the helper app will not use it.',
+    },
+    host_disconnected: {
+      text: 'The TabSense helper app stopped while listening.',
+      fix: 'Start listening again: TabSense restarts it by itself.',
+    },
+    timeout: {
+      text: 'The TabSense helper app stopped answering while listening.',
+      fix: 'Start listening again; if it keeps happening, run {checkCommand}.',
+      command: 'checkCommand',
+    },
+    microphone_denied: {
+      text: 'TabSense may not use the microphone.',
+      fix: 'Allow it on the page TabSense opened (or in the browser’s site settings), then start listening again.',
+    },
+    microphone_missing: {
+      text: 'No microphone was found.',
+      fix: 'Connect a microphone, then start listening again.',
+    },
+    microphone_busy: {
+      text: 'The microphone could not be opened; another program may be using it.',
+      fix: 'Close the other program, then start listening again.',
+    },
+    microphone_ended: {
+      text: 'The microphone stopped, so TabSense stopped listening.',
+      fix: 'Check that it is still connected, then start listening again.',
+    },
+    microphone_failed: {
+      text: 'TabSense could not start the microphone.',
+      fix: 'Start listening again; if it keeps happening, restart the browser.',
+    },
+    unknown: {
+      text: 'Something went wrong, so TabSense stopped listening.',
+      fix: 'Start listening again; if it keeps happening, run {checkCommand}.',
       command: 'checkCommand',
     },
   },

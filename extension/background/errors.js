@@ -49,10 +49,11 @@ async function commandValues(settings) {
 }
 
 // -> {code, text, fix, command, detail}; `code` stays the precise one for data attributes.
-export async function describeError(error, settings) {
+// `wording` (e.g. STRINGS.voiceErrors) rewords codes whose image sentence would not fit.
+export async function describeError(error, settings, wording = {}) {
   const code = error.code || 'unknown';
   const key = PROTOCOL_CODES.has(code) ? 'protocol_mismatch' : code;
-  const entry = STRINGS.errors[key] || STRINGS.errors.unknown;
+  const entry = wording[key] || STRINGS.errors[key] || wording.unknown || STRINGS.errors.unknown;
   const values = await commandValues(settings);
   return {
     code,

@@ -14,6 +14,12 @@ const RECONNECT_MAX_ATTEMPTS = 5; // after that, only a new request tries again
 
 let connection = null; // {transport, pending: Map(id -> {resolve, reject, timer})}
 let connecting = null; // promise of a connection that has answered ping
+let eventHandler = () => {}; // host events: messages without an id, `type: "event"`
+
+// One handler for everything the host says unasked (e.g. a spoken command it heard).
+export function onHostEvent(handler) {
+  eventHandler = handler;
+}
 
 export function callHost(type, params = {}) {
   return callWithRetry(type, params, true);
@@ -29,6 +35,17 @@ async function callWithRetry(type, params, mayRetry) {
     if (mayRetry && error.code === 'host_disconnected') return callWithRetry(type, params, false);
     throw error;
   }
+}
+
+// For streams (audio chunks): one try, no settings read, and sent in call order, because
+// every call waits on the same connection promise and promise callbacks run first-in first-out.
+export async function sendInOrder(type, params, timeoutMs) {
+  const conn = await ensureConnected();
+  return send(conn, type, params, timeoutMs);
+}
+
+export function isHostConnected() {
+  return connection !== null;
 }
 
 // Closes the connection so the next request uses fresh settings (transport, port, token).
@@ -99,7 +116,10 @@ function send(conn, type, params, timeoutMs) {
 }
 
 function handleMessage(conn, message) {
-  if (message?.type === 'event') return; // progress events carry nothing we show yet
+  if (message?.type === 'event') {
+    if (conn === connection) eventHandler(message);
+    return;
+  }
   const request = conn.pending.get(message?.id);
   if (!request) return; // late answer to a request that already timed out
   conn.pending.delete(message.id);

@@ -1,11 +1,13 @@
-// TabSense service worker: registers the menu item and routes messages. Listeners are
-// added at the top level so Chrome can wake the worker for them after it was stopped.
+// TabSense service worker: registers the menu item and the voice shortcut, and routes
+// messages. Listeners are added at the top level so Chrome can wake the worker for them
+// after it was stopped.
 import '../strings.js';
 import { classifyFromMenu } from './classify-image.js';
 import { describeError, toTabSenseError } from './errors.js';
 import { callHost, disconnectHost } from './host-client.js';
 import { getSettings } from './settings.js';
 import { getStatus } from './status.js';
+import { MICROPHONE_PORT, acceptMicrophonePort, restoreVoice, startListening, toggleListening } from './voice.js';
 
 const MENU_ID = 'tabsense-classify-image';
 
@@ -22,8 +24,20 @@ chrome.storage.onChanged.addListener((changes, area) => {
   if (area === 'local' && (changes.transport || changes.wsPort || changes.wsToken)) disconnectHost();
 });
 
+chrome.commands.onCommand.addListener((command) => {
+  if (command === 'toggle-listening') toggleListening();
+});
+
+// The microphone's offscreen document streams audio chunks over a port (ordered, and cheaper
+// than a broadcast runtime message per chunk).
+chrome.runtime.onConnect.addListener((port) => {
+  if (port.name === MICROPHONE_PORT && port.sender?.url?.startsWith(chrome.runtime.getURL('offscreen/'))) {
+    acceptMicrophonePort(port);
+  }
+});
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  // Only our own pages (popup, options) talk to the worker; content scripts only listen.
+  // Only our own pages (popup, options, permission) talk to the worker; content scripts only listen.
   if (message?.target !== 'background' || sender.url?.startsWith(chrome.runtime.getURL('')) !== true) {
     return false;
   }
@@ -31,10 +45,19 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     case 'get-status':
       hostStatus().then(sendResponse);
       return true; // answers asynchronously
+    case 'toggle-listening':
+      toggleListening().then(sendResponse);
+      return true;
+    case 'microphone-granted':
+      startListening().then(sendResponse);
+      return true;
     default:
       return false;
   }
 });
+
+// The worker may have been stopped and restarted: make the toolbar match the microphone.
+restoreVoice();
 
 // Asks the host for a fresh ping so the popup never shows a stale "connected".
 // -> stored status + {transport, wsPort, connected, error}

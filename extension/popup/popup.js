@@ -1,5 +1,6 @@
 // Popup: host status (connected, version, model, last latency) or what to do when the host
-// is missing. The worker does the talking; the popup only asks and renders.
+// is missing, and the microphone toggle for voice commands. The worker does the talking;
+// the popup only asks and renders.
 const { STRINGS, formatString } = globalThis;
 const $ = (id) => document.getElementById(id);
 
@@ -58,3 +59,44 @@ function render(status) {
 }
 
 chrome.runtime.sendMessage({ target: 'background', type: 'get-status' }).then(render);
+
+// --- Voice commands: the microphone toggle. The worker owns the state (chrome.storage.session).
+
+function renderVoice(voice = {}) {
+  const listening = Boolean(voice.listening);
+  $('voice').dataset.listening = String(listening);
+  $('mic').setAttribute('aria-pressed', String(listening));
+  $('mic-text').textContent = listening ? STRINGS.popupListenStop : STRINGS.popupListenStart;
+  $('voice-hint').textContent = listening ? STRINGS.popupListening : STRINGS.popupNotListening;
+  const phrase = STRINGS.commandPhrases[voice.lastCommand?.command];
+  $('last-heard').hidden = !phrase;
+  if (phrase) $('last-heard').textContent = formatString(STRINGS.popupLastHeard, { phrase });
+
+  const { error } = voice;
+  $('voice-problem').hidden = !error;
+  if (!error) return;
+  $('voice-problem').dataset.code = error.code;
+  $('voice-problem-text').textContent = error.text;
+  $('voice-problem-fix').textContent = error.fix;
+  $('voice-command-box').hidden = !error.command;
+  $('voice-command').textContent = error.command;
+}
+
+$('mic').addEventListener('click', async () => {
+  $('mic').disabled = true;
+  try {
+    renderVoice(await chrome.runtime.sendMessage({ target: 'background', type: 'toggle-listening' }));
+  } finally {
+    $('mic').disabled = false;
+  }
+});
+
+chrome.storage.session.get('voice').then(({ voice }) => renderVoice(voice));
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === 'session' && changes.voice) renderVoice(changes.voice.newValue);
+});
+
+chrome.commands.getAll().then((all) => {
+  const keys = all.find((c) => c.name === 'toggle-listening')?.shortcut;
+  $('shortcut').textContent = keys ? formatString(STRINGS.popupShortcut, { keys }) : STRINGS.popupNoShortcut;
+});

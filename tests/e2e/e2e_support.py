@@ -190,12 +190,12 @@ class Browser:
             time.sleep(0.05)
 
 
-def launch(playwright, user_data_dir: Path) -> Browser:
+def launch(playwright, user_data_dir: Path, extra_args: tuple[str, ...] = ()) -> Browser:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set TABSENSE_CHROMIUM "
                     "(deselect these tests with -m 'not browser')")
     context = playwright.chromium.launch_persistent_context(
-        str(user_data_dir), executable_path=CHROMIUM, headless=True, args=FLAGS,
+        str(user_data_dir), executable_path=CHROMIUM, headless=True, args=[*FLAGS, *extra_args],
         viewport={"width": 1000, "height": 720},
     )
     return Browser(context)

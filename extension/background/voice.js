@@ -1,0 +1,278 @@
+// Voice commands, the worker's side. A worker has no getUserMedia, so the microphone lives in
+// an offscreen document that streams ~100 ms PCM chunks here over a port; this file passes
+// them to the host on the one host connection and acts on the commands the host hears.
+// Whether listening is on lives in chrome.storage.session (the worker may restart); the
+// toolbar icon and badge show it.
+import '../strings.js';
+import { TabSenseError, describeError, toTabSenseError } from './errors.js';
+import { isHostConnected, onHostEvent, sendInOrder } from './host-client.js';
+import { DEFAULT_SETTINGS, getSettings } from './settings.js';
+import { runTabCommand } from './tab-commands.js';
+
+const { STRINGS } = globalThis;
+export const MICROPHONE_PORT = 'microphone';
+const OFFSCREEN_PATH = 'offscreen/offscreen.html';
+const PERMISSION_PATH = 'permission/permission.html';
+const STATS_EVERY_MS = 1000; // chunk statistics reach storage at most once a second
+const ICONS = {
+  idle: { 16: '/icons/icon16.png', 32: '/icons/icon32.png' },
+  listening: { 16: '/icons/listening16.png', 32: '/icons/listening32.png' },
+};
+const BADGE_COLOR = '#dc2626';
+
+// getUserMedia failures (DOMException names) -> our codes; the rest is microphone_failed.
+const MICROPHONE_ERRORS = {
+  NotAllowedError: 'microphone_denied',
+  SecurityError: 'microphone_denied',
+  NotFoundError: 'microphone_missing',
+  OverconstrainedError: 'microphone_missing',
+  NotReadableError: 'microphone_busy',
+  AbortError: 'microphone_busy',
+};
+
+let capture = null; // the stream being forwarded: {id, rate, samples, lastChunk, timeoutMs, stats}
+let steps = Promise.resolve(); // start, stop and restore run one at a time
+let commands = Promise.resolve(); // tab actions run one at a time, in the order heard
+
+function serially(step) {
+  const result = steps.then(step);
+  steps = result.catch((error) => console.error('TabSense: voice step failed', error));
+  return result;
+}
+
+export async function getVoice() {
+  const { voice } = await chrome.storage.session.get({ voice: {} });
+  return { listening: false, error: null, ...voice };
+}
+
+// Read-modify-write, one at a time: statistics and heard commands must not overwrite each other.
+let writes = Promise.resolve();
+function setVoice(changes) {
+  const write = writes.then(async () => {
+    const voice = await getVoice();
+    const next = typeof changes === 'function' ? changes(voice) : changes;
+    await chrome.storage.session.set({ voice: { ...voice, ...next, updatedAt: Date.now() } });
+  });
+  writes = write.catch((error) => console.error('TabSense: could not save the voice state', error));
+  return write;
+}
+
+export function toggleListening() {
+  return serially(async () => ((await getVoice()).listening ? stop() : start()));
+}
+
+export function startListening() {
+  return serially(start);
+}
+
+function stopListening(error) {
+  return serially(() => stop(error));
+}
+
+// After a worker restart: the badge must match whether a microphone is really open.
+export function restoreVoice() {
+  return serially(async () => {
+    const [{ listening }, open] = await Promise.all([getVoice(), hasOffscreen()]);
+    if (listening && !open) await stop();
+    if (!listening && open) await chrome.offscreen.closeDocument();
+  });
+}
+
+async function start() {
+  // An offscreen document cannot ask for the microphone: a visible page asks once.
+  const { microphoneGranted } = await chrome.storage.local.get('microphoneGranted');
+  if (!microphoneGranted) {
+    await openPermissionPage();
+    return getVoice();
+  }
+  await setVoice({ listening: true, error: null, stats: null, lastCommand: null, heard: 0, hostStopped: null });
+  await showIndicator(true);
+  if (!(await hasOffscreen())) {
+    await chrome.offscreen.createDocument({
+      url: OFFSCREEN_PATH,
+      reasons: ['USER_MEDIA'],
+      justification: STRINGS.voiceOffscreenReason,
+    });
+  }
+  return getVoice(); // capture starts when the document says so (capture-started)
+}
+
+async function stop(error = null) {
+  const stopped = capture;
+  capture = null; // from here on, late chunks and events of this stream are dropped
+  const described = error ? await describeError(error, await getSettings(), STRINGS.voiceErrors) : null;
+  await setVoice({ listening: false, error: described, ...(stopped && { stats: statsOf(stopped) }) });
+  // Closing the document ends its tracks: the browser's microphone indicator goes away.
+  if (await hasOffscreen()) await chrome.offscreen.closeDocument();
+  // Sent after every chunk of this stream (same ordered path), so the host frees it for good.
+  if (stopped && isHostConnected()) {
+    sendInOrder('stop_stream', { stream: stopped.id }, stopped.timeoutMs)
+      .then((result) => setVoice({ hostStopped: result }))
+      .catch(() => {}); // the host is gone, and the stream with it
+  }
+  await showIndicator(false, described);
+  return getVoice();
+}
+
+async function hasOffscreen() {
+  const contexts = await chrome.runtime.getContexts({ contextTypes: ['OFFSCREEN_DOCUMENT'] });
+  return contexts.length > 0;
+}
+
+async function openPermissionPage() {
+  const url = chrome.runtime.getURL(PERMISSION_PATH);
+  const [open] = await chrome.runtime.getContexts({ contextTypes: ['TAB'], documentUrls: [url] });
+  if (open) {
+    await chrome.tabs.update(open.tabId, { active: true });
+  } else {
+    await chrome.tabs.create({ url });
+  }
+}
+
+async function showIndicator(listening, error = null) {
+  const title = listening ? STRINGS.voiceListeningTitle : error?.text || STRINGS.actionTitle;
+  await Promise.all([
+    chrome.action.setIcon({ path: listening ? ICONS.listening : ICONS.idle }),
+    chrome.action.setBadgeBackgroundColor({ color: BADGE_COLOR }),
+    chrome.action.setBadgeText({ text: listening ? STRINGS.voiceBadge : error ? '!' : '' }),
+    chrome.action.setTitle({ title }),
+  ]);
+}
+
+// --- The offscreen document's port ----------------------------------------------------
+
+export function acceptMicrophonePort(port) {
+  port.onMessage.addListener((message) => {
+    switch (message?.type) {
+      case 'audio-chunk':
+        if (capture?.id === message.stream) forwardChunk(capture, message);
+        break;
+      case 'capture-started':
+        captureStarted(message);
+        break;
+      case 'capture-failed':
+        captureFailed(message.error);
+        break;
+      case 'capture-ended':
+        if (capture?.id === message.stream) stopListening(new TabSenseError('microphone_ended'));
+        break;
+      default:
+        break;
+    }
+  });
+}
+
+// Also sent again when the document reconnects after a worker restart.
+function captureStarted({ stream, sampleRate }) {
+  capture = {
+    id: stream,
+    rate: sampleRate,
+    samples: 0,
+    failed: false,
+    lastChunk: null,
+    firstSoundS: null,
+    timeoutMs: DEFAULT_SETTINGS.requestTimeoutMs,
+    stats: { chunks: 0, transitMs: [], hostMs: [], hostTimeS: 0, savedAt: 0 },
+  };
+  const started = capture;
+  getSettings().then(({ requestTimeoutMs }) => {
+    started.timeoutMs = requestTimeoutMs;
+  });
+  getVoice().then(({ listening }) => {
+    if (!listening && capture === started) stopListening(); // stopped while the document started
+  });
+}
+
+async function captureFailed(name) {
+  const code = MICROPHONE_ERRORS[name] || 'microphone_failed';
+  if (code === 'microphone_denied') {
+    // The grant was taken back in the browser's settings: ask again on the permission page.
+    await chrome.storage.local.set({ microphoneGranted: false });
+    await openPermissionPage();
+  }
+  await stopListening(new TabSenseError(code, { message: name }));
+}
+
+function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
+  const receivedAt = Date.now();
+  if (stream.firstSoundS === null && soundAt != null) stream.firstSoundS = (stream.samples + soundAt) / stream.rate;
+  stream.samples += frames;
+  // Stream time <-> wall clock, to say when a command was acted on in stream time.
+  stream.lastChunk = { endS: stream.samples / stream.rate, at: capturedAt };
+  const { stats } = stream;
+  stats.chunks += 1;
+  remember(stats.transitMs, receivedAt - capturedAt);
+  const sentAt = performance.now();
+  sendInOrder('audio_chunk', { stream: stream.id, audio, sample_rate: stream.rate }, stream.timeoutMs)
+    .then((result) => {
+      remember(stats.hostMs, performance.now() - sentAt);
+      stats.hostTimeS = result.time_s;
+      saveStatsSometimes(stream);
+    })
+    .catch((error) => {
+      if (capture !== stream || stream.failed) return; // only the first failure counts
+      stream.failed = true;
+      stopListening(toTabSenseError(error));
+    });
+}
+
+function saveStatsSometimes(stream) {
+  const now = Date.now();
+  if (now - stream.stats.savedAt < STATS_EVERY_MS || capture !== stream) return;
+  stream.stats.savedAt = now;
+  setVoice({ stats: statsOf(stream) });
+}
+
+// What the tests (and anyone debugging) read: how much audio went through and how fast.
+function statsOf(stream) {
+  const { chunks, transitMs, hostMs, hostTimeS } = stream.stats;
+  return {
+    stream: stream.id,
+    sampleRate: stream.rate,
+    chunks,
+    sentS: Math.round((stream.samples / stream.rate) * 1000) / 1000,
+    hostTimeS,
+    firstSoundS: stream.firstSoundS,
+    transitMs: summarize(transitMs), // offscreen document -> worker
+    hostMs: summarize(hostMs), // worker -> host -> worker, per chunk
+  };
+}
+
+const KEEP_TIMINGS = 600; // the last minute of chunks
+
+function remember(values, value) {
+  values.push(value);
+  if (values.length > KEEP_TIMINGS) values.shift();
+}
+
+function summarize(values) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
+  return { median: at(0.5), p95: at(0.95), max: at(1) };
+}
+
+// --- Commands the host heard -----------------------------------------------------------
+
+onHostEvent((message) => {
+  if (message.event === 'command') commands = commands.then(() => actOn(message));
+});
+
+async function actOn({ stream, command, score, time_s: timeS }) {
+  const current = capture;
+  if (!current || current.id !== stream) return; // a stream that was already stopped
+  try {
+    await runTabCommand(command);
+  } catch (error) {
+    console.warn('TabSense: could not run', command, error); // e.g. the tab closed meanwhile
+  }
+  const at = Date.now();
+  const { lastChunk } = current;
+  // Where the microphone was (in stream time) when the tab had switched.
+  const streamS = lastChunk ? lastChunk.endS + (at - lastChunk.at) / 1000 : null;
+  await setVoice((voice) => ({
+    lastCommand: { command, score, timeS, streamS, at },
+    heard: (voice.heard || 0) + 1,
+    stats: statsOf(current),
+  }));
+}

@@ -15,9 +15,13 @@ ensure_venv() {
   fi
 }
 
-# Debian packages the tests need: a real Chromium and its driver, espeak-ng and sox for audio.
+# Debian packages the tests need: a real Chromium and its driver; speech engines from Debian
+# main (never MBROLA or pico) and sox to make and measure audio.
+DEBIAN_TEST_PACKAGES=(chromium chromium-driver espeak-ng sox flite festival festlex-cmu festlex-poslex
+  festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+
 ensure_debian_packages() {
-  local wanted=(chromium chromium-driver espeak-ng sox) missing=()
+  local wanted=("${DEBIAN_TEST_PACKAGES[@]}") missing=()
   for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done

@@ -7,8 +7,8 @@ source scripts/lib.sh
 
 ensure_debian_packages
 ensure_venv
-step "Installing TabSense with the dev extra"
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+step "Installing TabSense with the dev and build extras (the model lab's tests need TensorFlow)"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[build,dev]'
 
 mkdir -p artifacts
 step "Running the tests"

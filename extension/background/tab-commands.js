@@ -12,7 +12,8 @@ export async function runTabCommand(command) {
     case 'close_tab':
       return chrome.tabs.remove(tab.id);
     case 'new_tab':
-      return chrome.tabs.create({ windowId: tab.windowId, index: tab.index + 1 });
+      // Opened from this tab, so that "close tab" right after comes back here.
+      return chrome.tabs.create({ windowId: tab.windowId, index: tab.index + 1, openerTabId: tab.id });
     case 'go_back':
       return chrome.tabs.goBack(tab.id).catch(() => {}); // no page to go back to: nothing to do
     case 'reload':

@@ -19,6 +19,7 @@ const ICONS = {
   listening: { 16: '/icons/listening16.png', 32: '/icons/listening32.png' },
 };
 const BADGE_COLOR = '#dc2626';
+const KEEP_RECENT = 10; // commands heard, newest last
 
 // getUserMedia failures (DOMException names) -> our codes; the rest is microphone_failed.
 const MICROPHONE_ERRORS = {
@@ -79,13 +80,14 @@ export function restoreVoice() {
 }
 
 async function start() {
+  if ((await getVoice()).listening && (await hasOffscreen())) return getVoice(); // already on
   // An offscreen document cannot ask for the microphone: a visible page asks once.
   const { microphoneGranted } = await chrome.storage.local.get('microphoneGranted');
   if (!microphoneGranted) {
     await openPermissionPage();
     return getVoice();
   }
-  await setVoice({ listening: true, error: null, stats: null, lastCommand: null, heard: 0, hostStopped: null });
+  await setVoice({ listening: true, error: null, stats: null, hostStopped: null, lastCommand: null, heard: 0, recent: [] });
   await showIndicator(true);
   if (!(await hasOffscreen())) {
     await chrome.offscreen.createDocument({
@@ -270,9 +272,11 @@ async function actOn({ stream, command, score, time_s: timeS }) {
   const { lastChunk } = current;
   // Where the microphone was (in stream time) when the tab had switched.
   const streamS = lastChunk ? lastChunk.endS + (at - lastChunk.at) / 1000 : null;
+  const lastCommand = { command, score, timeS, streamS, at };
   await setVoice((voice) => ({
-    lastCommand: { command, score, timeS, streamS, at },
+    lastCommand,
     heard: (voice.heard || 0) + 1,
+    recent: [...(voice.recent || []), lastCommand].slice(-KEEP_RECENT),
     stats: statsOf(current),
   }));
 }

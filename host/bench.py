@@ -73,11 +73,22 @@ def _exchange(proc: subprocess.Popen, message: dict) -> dict:
             return json.loads(frames[0])
 
 
+def _status_mb(pid: int, field: str) -> float | None:
+    """A memory figure of a live process from /proc (Linux), in MB; None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def measure_cold_start(image: Path) -> dict:
     """Spawn -> first ping answer, and spawn -> first classification, on fresh processes."""
     env = dict(os.environ)
     payload = base64.b64encode(image.read_bytes()).decode()
-    to_ping, to_label = [], []
+    to_ping, to_label, peaks = [], [], []
     for _ in range(COLD_RUNS):
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "host", "chrome-extension://bench/"], stdin=subprocess.PIPE,
@@ -89,13 +100,68 @@ def measure_cold_start(image: Path) -> dict:
         to_label.append((time.perf_counter() - start) * 1000)
         for _ in range(20):  # steady state for the RSS figure
             _exchange(proc, {"id": 3, "type": "classify_image", "image": payload})
+        peaks.append(_status_mb(proc.pid, "VmHWM:"))
         proc.stdin.close()
         proc.wait(10)
-    # ru_maxrss of waited-for children: KiB on Linux, bytes on macOS.
-    maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    peak_mb = maxrss / 1024 / (1024 if platform.system() == "Darwin" else 1)
+    if all(p is not None for p in peaks):
+        peak_mb = max(peaks)  # Linux: the host's own high-water mark
+    else:  # elsewhere: ru_maxrss of waited-for children (KiB on Linux, bytes on macOS)
+        maxrss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        peak_mb = maxrss / 1024 / (1024 if platform.system() == "Darwin" else 1)
     return {"spawn_to_ping_ms": percentiles(to_ping), "spawn_to_first_label_ms": percentiles(to_label),
             "peak_rss_mb": round(peak_mb, 1)}
+
+
+def measure_throughput(path: Path, model, threads: int, requests: int = 200, concurrency: int = 4) -> float:
+    """Images per second through the dispatcher with `concurrency` requests in flight."""
+    import asyncio
+
+    from .dispatcher import Dispatcher
+
+    dispatcher = Dispatcher(Capabilities(ModelStore(), num_threads=threads), workers=2)
+    message = {"type": "classify_image", "image": base64.b64encode(path.read_bytes()).decode()}
+    if model:
+        message["model"] = model
+
+    async def worker(ids):
+        for i in ids:
+            answer = json.loads(await dispatcher.handle(json.dumps({**message, "id": i})))
+            assert answer["ok"], answer
+
+    async def run():
+        await worker(range(10))  # warm-up
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(range(k, requests, concurrency)) for k in range(concurrency)))
+        return requests / (time.perf_counter() - start)
+
+    try:
+        return round(asyncio.run(run()), 1)
+    finally:
+        dispatcher.close()
+
+
+def measure_keyword_model(runs: int, warmup: int) -> dict | None:
+    """Per-window inference time of the default keyword model, if it is available."""
+    import numpy as np
+
+    from .errors import TabSenseError
+    from .features import log_mel
+    from .speech_params import WINDOW_SAMPLES
+
+    try:
+        spotter = Capabilities(ModelStore(), num_threads=1).pool.get(None, "keyword_spotting")
+    except TabSenseError as exc:
+        return {"error": exc.message}
+    features = log_mel(np.random.default_rng(0).normal(0, 0.05, WINDOW_SAMPLES).astype(np.float32))
+    infer, front_end = [], []
+    for i in range(warmup + runs):
+        start = time.perf_counter()
+        spotter.probabilities_from_features(features)
+        if i >= warmup:
+            infer.append(spotter.last_infer_ms)
+            front_end.append((time.perf_counter() - start) * 1000)
+    return {"model": f"{spotter.name} v{spotter.version}", "invoke_ms": percentiles(infer),
+            "quantize_invoke_dequantize_ms": percentiles(front_end)}
 
 
 def run_bench(args) -> int:
@@ -108,6 +174,10 @@ def run_bench(args) -> int:
               "cpu_count": os.cpu_count(), "latency": {}, "cold": None}
     for name, path in images.items():
         report["latency"][name] = measure_latency(capabilities, path, args.model, args.runs, args.warmup)
+    report["throughput_images_per_s"] = {
+        f"{n}_threads": measure_throughput(images["100KB"], args.model, n) for n in (1, 2)
+    }
+    report["keyword_window"] = measure_keyword_model(max(args.runs, 200), args.warmup)
     os.environ.setdefault("TABSENSE_THREADS", str(threads))
     report["cold"] = measure_cold_start(images["100KB"])
 
@@ -122,6 +192,15 @@ def run_bench(args) -> int:
           f"max of {COLD_RUNS}: {max(0, cold['spawn_to_ping_ms']['p95']):.0f} ms")
     print(f"cold start, spawn -> first label: p50 {cold['spawn_to_first_label_ms']['p50']:.0f} ms")
     print(f"peak RSS of the host process: {cold['peak_rss_mb']:.1f} MB")
+    tput = report["throughput_images_per_s"]
+    print(f"throughput, 100 KB JPEG, 4 requests in flight: {tput['1_threads']} images/s with 1 inference "
+          f"thread, {tput['2_threads']} with 2")
+    keyword = report["keyword_window"]
+    if keyword and "error" not in keyword:
+        print(f"keyword model {keyword['model']}: invoke p50/p95 {keyword['invoke_ms']['p50']:.3f} / "
+              f"{keyword['invoke_ms']['p95']:.3f} ms per 1.5 s window")
+    elif keyword:
+        print(f"keyword model: not measured ({keyword['error']})")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0
@@ -130,14 +209,6 @@ def run_bench(args) -> int:
 # --- Soak ----------------------------------------------------------------------------
 
 
-def _rss_mb(pid: int) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def run_soak(args) -> int:
@@ -158,13 +229,13 @@ def run_soak(args) -> int:
             if not answer.get("ok") or answer.get("id") != i:
                 errors += 1
             if i == warmup - 1:
-                rss_start = _rss_mb(proc.pid)
+                rss_start = _status_mb(proc.pid, "VmRSS:")
             if i >= warmup:
                 latencies.append(elapsed)
             if (i + 1) % 1000 == 0:
                 print(f"  {i + 1 - warmup if i >= warmup else 0}/{args.requests} requests, {errors} errors",
                       file=sys.stderr, flush=True)
-        rss_end = _rss_mb(proc.pid)
+        rss_end = _status_mb(proc.pid, "VmRSS:")
     finally:
         proc.stdin.close()
         proc.wait(30)

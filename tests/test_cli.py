@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
-from support import PYTHON, REPO, SAMPLES, TINY_MODEL, sample
+from support import PYTHON, REPO, TINY_MODEL, sample
 
 
 def tabsense(env, *args, check=False):

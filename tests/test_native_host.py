@@ -7,7 +7,6 @@ import json
 import struct
 import subprocess
 
-import pytest
 
 from support import EXTENSION_ORIGIN, PYTHON, REPO, sample
 from host.protocol import FrameDecoder, encode_frame

@@ -97,7 +97,7 @@ def test_gptq_beats_nearest_rounding_on_the_layer_output():
     def output_error(q):
         return float(np.mean((inputs @ (q - weights).T) ** 2))
 
-    assert output_error(compensated) < 0.5 * output_error(nearest)
+    assert output_error(compensated) < 0.7 * output_error(nearest)
     scales = channel_scales(weights)[:, None]
     levels = compensated / scales
     assert np.allclose(levels, np.round(levels)) and np.abs(levels).max() <= 127 + 1e-9

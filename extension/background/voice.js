@@ -171,6 +171,7 @@ function captureStarted({ stream, sampleRate }) {
     rate: sampleRate,
     samples: 0,
     failed: false,
+    forwardingSince: Date.now(), // by this worker (a restarted worker adopts the stream)
     lastChunk: null,
     firstSoundS: null,
     timeoutMs: DEFAULT_SETTINGS.requestTimeoutMs,
@@ -231,6 +232,7 @@ function statsOf(stream) {
   return {
     stream: stream.id,
     sampleRate: stream.rate,
+    forwardingSince: stream.forwardingSince,
     chunks,
     sentS: Math.round((stream.samples / stream.rate) * 1000) / 1000,
     hostTimeS,

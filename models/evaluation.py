@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ from tqdm import tqdm
 from host.classifier import ImageClassifier
 from host.store import ModelSpec
 
-from . import config
 from .samples import Sample
 
 log = logging.getLogger(__name__)
@@ -93,26 +91,6 @@ def evaluate(probabilities: np.ndarray, samples: list[Sample], reference: np.nda
     everything = accuracy(probabilities, labels, None)
     result["all_images"] = {"images": everything["images"], "top1": everything["top1"], "top5": everything["top5"]}
     return result
-
-
-def latency(model_path: Path, batch: np.ndarray, threads: int,
-            warmup: int = config.LATENCY_WARMUP, runs: int = config.LATENCY_RUNS) -> dict:
-    """p50/p95 milliseconds of `invoke()` on one input, after warm-up."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=str(model_path), num_threads=threads)
-    interpreter.allocate_tensors()
-    details = interpreter.get_input_details()[0]
-    interpreter.set_tensor(details["index"], batch.astype(details["dtype"]))
-    for _ in range(warmup):
-        interpreter.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times.append((time.perf_counter() - start) * 1000)
-    return {"threads": threads, "p50_ms": float(np.percentile(times, 50)),
-            "p95_ms": float(np.percentile(times, 95)), "runs": runs, "warmup": warmup}
 
 
 def size_record(files: list[Path]) -> dict:

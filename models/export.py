@@ -99,8 +99,3 @@ def to_saved_model(model, out_dir: Path) -> Path:
 def to_keras_file(model, path: Path) -> Path:
     model.save(str(path))
     return Path(path)
-
-
-def quiet_tensorflow() -> None:
-    """Less C++ logging from TensorFlow (must run before the first `import tensorflow`)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -226,7 +226,7 @@ def render_markdown(results: dict) -> str:
         "- Latency: LiteRT `invoke()` on one 224x224 image after 20 warm-up runs, 100 runs per thread count, all "
         "variants of a model timed in interleaved rounds; the machine is shared with other jobs, so compare "
         "rows rather than absolute values.",
-        f"- Sizes: \"artifact\" is what would be shipped (the .tflite, or model.json + weights of the TF.js-style "
+        "- Sizes: \"artifact\" is what would be shipped (the .tflite, or model.json + weights of the TF.js-style "
         "variants); \"served .tflite\" is what the host runs (for the TF.js-style variants, the dequantized float32 "
         "weights).",
         f"- Image checks on the sample set: {json.dumps(data['findings'])} (host/image_checks.py).",
@@ -254,7 +254,7 @@ def render_markdown(results: dict) -> str:
             out += _graph_table(model["graph_optimization"])
         out += ["### Conversion checks", ""] + _checks(model) + [""]
     out += ["## For comparison", "", "- " + TFJS_STUDY, "",
-            "## Reproduce", "", "```sh", "tabsense-models build --from ../shared/models   # ~15 min on 2 cores; "
+            "## Reproduce", "", "```sh", "tabsense-models build --from ../shared/models   # ~8 min on 2 cores; "
             "writes this report", "tabsense-models report                          # rewrite it from the last build",
             "```", ""]
     return "\n".join(out)

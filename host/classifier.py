@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InternalError, ModelCorrupt
+from .errors import DegenerateImage, InternalError, ModelCorrupt
+from .image_checks import ERROR, WARNING, Finding, check_pixels, check_size
 from .store import ModelSpec
 from .vision import decode_image, draft_size, resize_for_model, to_input_array
 
@@ -40,6 +41,7 @@ class Prediction:
     probabilities: np.ndarray  # float32, one per class, sums to 1
     decode_ms: float
     infer_ms: float
+    findings: list[Finding]  # the image-input validator's notes on this picture
 
 
 class ImageClassifier:
@@ -93,11 +95,14 @@ class ImageClassifier:
     def output_details(self) -> dict:
         return self._output
 
-    def preprocess(self, data: bytes) -> np.ndarray:
+    def preprocess(self, data: bytes) -> tuple[np.ndarray, list[Finding]]:
+        """File bytes -> (model input batch, validator findings on what the model sees)."""
         image = decode_image(data, draft_size(self.width, self.height, self.resize, self.crop_fraction))
         resized = resize_for_model(image, self.width, self.height, self.resize, self.crop_fraction)
+        # Size from the decoded picture, pixel statistics from the model's view (cheap: 224x224).
+        findings = check_size(*image.size) + check_pixels(np.asarray(resized))
         quantization = self._input.get("quantization") or None
-        return to_input_array(resized, self.spec.input, quantization)
+        return to_input_array(resized, self.spec.input, quantization), findings
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Run the model on a preprocessed batch of one; probabilities over the classes."""
@@ -125,11 +130,11 @@ class ImageClassifier:
 
     def predict(self, data: bytes) -> Prediction:
         start = time.perf_counter()
-        batch = self.preprocess(data)
+        batch, findings = self.preprocess(data)
         decoded = time.perf_counter()
         probabilities = self.infer(batch)
         done = time.perf_counter()
-        return Prediction(probabilities, (decoded - start) * 1000, (done - decoded) * 1000)
+        return Prediction(probabilities, (decoded - start) * 1000, (done - decoded) * 1000, findings)
 
     def top_k(self, probabilities: np.ndarray, k: int) -> list[dict]:
         k = max(1, min(k, self.num_classes))
@@ -141,10 +146,16 @@ class ImageClassifier:
         ]
 
     def classify(self, data: bytes, top_k: int = 5) -> dict:
+        """Top-k labels; a picture with nothing to classify (blank, one pixel) is refused, and
+        one whose label is unreliable (tiny, extreme aspect ratio) carries `warnings`."""
         start = time.perf_counter()
         prediction = self.predict(data)
+        errors = [f for f in prediction.findings if f.severity == ERROR]
+        if errors:
+            raise DegenerateImage(errors[0].message)
         labels = self.top_k(prediction.probabilities, top_k)
         total = (time.perf_counter() - start) * 1000
+        warnings = [{"code": f.code, "message": f.message} for f in prediction.findings if f.severity == WARNING]
         return {
             "labels": labels,
             "model": {"name": self.spec.name, "version": self.spec.version},
@@ -153,4 +164,5 @@ class ImageClassifier:
                 "infer": round(prediction.infer_ms, 3),
                 "total": round(total, 3),
             },
+            **({"warnings": warnings} if warnings else {}),
         }

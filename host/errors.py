@@ -99,6 +99,11 @@ class ImageTooLarge(TabSenseError):
     default_message = "The image is too large to classify."
 
 
+class DegenerateImage(TabSenseError):
+    code = "degenerate_image"
+    default_message = "The picture holds nothing to classify."
+
+
 class UnsupportedImage(TabSenseError):
     code = "unsupported_image"
     default_message = "This kind of image cannot be classified."

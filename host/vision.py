@@ -173,9 +173,14 @@ def to_input_array(image: Image.Image, input_spec: dict, quantization: tuple[flo
     if not scale:
         # An integer input without quantization parameters takes raw pixels.
         return pixels[np.newaxis].astype(dtype)
-    if dtype == np.uint8 and math.isclose(std * scale, 1.0) and math.isclose(mean, zero_point):
-        return pixels[np.newaxis]
     info = np.iinfo(dtype)
+    offset = mean - zero_point
+    if math.isclose(std * scale, 1.0) and math.isclose(offset, round(offset)):
+        # Each pixel lands exactly on its own integer level: shift, no float round trip.
+        if dtype == np.uint8 and round(offset) == 0:
+            return pixels[np.newaxis]
+        shifted = pixels.astype(np.int16) - int(round(offset))
+        return np.clip(shifted, info.min, info.max).astype(dtype)[np.newaxis]
     real = (pixels.astype(np.float32) - mean) / std
     quantized = np.rint(real / scale + zero_point)
     return np.clip(quantized, info.min, info.max).astype(dtype)[np.newaxis]

@@ -91,7 +91,7 @@ CASES = [
     ("gif-animated-first-frame", _animated_gif(), LABEL),
     ("png-palette-transparency", _palette_with_transparency(), LABEL),
     ("png-la", _save(_photo().convert("LA"), "PNG"), LABEL),
-    ("png-rgba-fully-transparent", _save(_rgba_transparent(), "PNG"), LABEL),
+    ("png-rgba-fully-transparent", _save(_rgba_transparent(), "PNG"), "degenerate_image"),  # white: blank
     ("jpeg-cmyk", _cmyk_jpeg(), LABEL),
     ("jpeg-grayscale", _save(_photo().convert("L"), "JPEG"), LABEL),
     ("png-16bit-gray", _gray16_png(), LABEL),
@@ -99,9 +99,11 @@ CASES = [
     ("jpeg-exif-rotated", _exif_rotated_jpeg(), LABEL),
     ("jpeg-progressive", _save(_photo(), "JPEG", progressive=True), LABEL),
     ("ico", _save(_photo((64, 64)), "ICO"), LABEL),
-    ("one-pixel", _save(Image.new("RGB", (1, 1), (200, 10, 10)), "PNG"), LABEL),
-    ("extreme-aspect-4000x1", _save(_photo((4000, 1)), "PNG"), LABEL),
-    ("blank-white", _save(Image.new("RGB", (300, 300), "white"), "PNG"), LABEL),
+    ("one-pixel", _save(Image.new("RGB", (1, 1), (200, 10, 10)), "PNG"), "degenerate_image"),
+    ("line-4000x1", _save(_photo((4000, 1)), "PNG"), "degenerate_image"),
+    ("extreme-aspect-2000x100", _save(_photo((2000, 100)), "PNG"), LABEL),
+    ("tiny-16x12", _save(_photo((16, 12)), "PNG"), LABEL),
+    ("blank-white", _save(Image.new("RGB", (300, 300), "white"), "PNG"), "degenerate_image"),
     ("empty", b"", "not_an_image"),
     ("random-bytes", np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes(), "not_an_image"),
     ("html", b"<!doctype html><html><body>Not found</body></html>", "not_an_image"),
@@ -129,6 +131,7 @@ def test_image_corpus(capabilities, data, expected):
         assert exc.message.endswith(".") and "Traceback" not in exc.message
         return
     assert LABEL in accepted, f"expected an error {accepted}, got a label"
+    assert all(set(w) == {"code", "message"} for w in result.get("warnings", []))
     assert len(result["labels"]) == 5
     assert sum(l["score"] for l in result["labels"]) <= 1.0 + 1e-6
 
@@ -163,3 +166,13 @@ def test_a_photo_still_gets_its_label_in_every_container(capabilities):
     for name, data, expected in CASES[:3]:
         result = capabilities.classify_image({"image": base64.b64encode(data).decode()})
         assert result["labels"][0]["label"] == "tench", name
+
+
+@pytest.mark.parametrize("size, code", [((2000, 100), "extreme_aspect_ratio"), ((16, 12), "too_small")])
+def test_unreliable_pictures_carry_a_warning(capabilities, size, code):
+    result = capabilities.classify_image({"image": base64.b64encode(_save(_photo(size), "PNG")).decode()})
+    assert code in [w["code"] for w in result["warnings"]]
+
+
+def test_a_normal_photo_has_no_warnings(capabilities):
+    assert "warnings" not in capabilities.classify_image({"image": base64.b64encode(PHOTO).decode()})

@@ -30,7 +30,8 @@ def test_probabilities_are_a_distribution_over_1000_classes(capabilities, name):
 
 
 def test_preprocessed_batch_matches_the_input_tensor(classifier):
-    batch = classifier.preprocess(sample("tench").read_bytes())
+    batch, findings = classifier.preprocess(sample("tench").read_bytes())
+    assert findings == []
     assert batch.shape == (1, 224, 224, 3) and batch.dtype == np.uint8
     # A real photo uses most of the pixel range.
     assert batch.min() < 40 and batch.max() > 215

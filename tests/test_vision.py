@@ -106,3 +106,11 @@ def test_int8_input_is_requantised():
     assert batch.dtype == np.int8
     # (p - 127.5) / 127.5 / (1/128): 0 -> -128.5 (clipped), 128 -> 0.502 -> 1, 255 -> 128.5 (clipped)
     assert batch[0, 0, 0].tolist() == [-128, 1, 127]
+
+
+def test_int8_input_with_aligned_mean_is_an_exact_shift():
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
+    image = Image.fromarray(pixels)
+    batch = to_input_array(image, {"dtype": "int8", "mean": 128, "std": 128}, (1 / 128, 0))
+    assert batch.dtype == np.int8
+    assert np.array_equal(batch[0].astype(np.int16), pixels.astype(np.int16) - 128)

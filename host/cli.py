@@ -118,8 +118,12 @@ def cmd_models_list(args) -> int:
         if args.json:
             _print_json(row)
         else:
-            flags = " ".join(f for f, on in (("default", row["default"]), ("installed", row["available"]), ("blessed", spec.blessed)) if on)
-            print(f"{spec.name:34} v{spec.version:4} {spec.quantization:18} {flags}")
+            flags = [f for f, on in (("default", row["default"]), ("installed", row["available"])) if on]
+            flags.append("blessed" if spec.blessed else "not blessed")
+            validation = spec.validation or {}
+            if "top1" in validation and "agreement" in validation:
+                flags.append(f"(top-1 {validation['top1']:.3f}, agreement {validation['agreement']:.1%})")
+            print(f"{spec.name:40} v{spec.version:4} {spec.quantization:26} {' '.join(flags)}")
     return 0
 
 

@@ -11,6 +11,7 @@ import base64
 import binascii
 import logging
 import threading
+from collections import OrderedDict
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -34,8 +35,9 @@ MAX_STREAM_ID = 64
 class Capability:
     name: str
     handler: Callable[..., dict]
-    blocking: bool  # run on a worker thread (inference); else inline, in arrival order
+    blocking: bool  # run on a worker thread (inference); else inline on the event loop
     needs_session: bool = False  # handler(params, session): for per-connection state
+    ordered: bool = False  # blocking, but on one dedicated thread, in arrival order (audio)
 
 
 class Session:
@@ -45,7 +47,7 @@ class Session:
 
     def __init__(self, emit: Callable[[dict], None] = lambda message: None):
         self.emit = emit
-        self.streams: dict = {}
+        self.streams: OrderedDict = OrderedDict()  # least recently fed first
 
 
 class ModelPool:
@@ -56,13 +58,16 @@ class ModelPool:
         self.num_threads = num_threads
         self.serve_unblessed = serve_unblessed
         self._loaded: dict[str, object] = {}
+        self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str | None, task: str = "image_classification"):
         spec = self.store.registry.get(name, task)
         if spec.task != task:
             raise InvalidRequest(f"The model {spec.name!r} is for {spec.task}, not {task}.")
-        with self._lock:
+        with self._lock:  # one lock per model: loading one never delays another
+            model_lock = self._locks.setdefault(spec.name, threading.Lock())
+        with model_lock:
             model = self._loaded.get(spec.name)
             if model is None:
                 if not spec.blessed and not self.serve_unblessed:
@@ -121,8 +126,9 @@ class Capabilities:
             "ping": Capability("ping", self.ping, blocking=False),
             "classify_image": Capability("classify_image", self.classify_image, blocking=True),
             "recognize_speech": Capability("recognize_speech", self.recognize_speech, blocking=True),
-            # Chunks of one stream must be processed in order, and each costs ~1 ms: inline.
-            "audio_chunk": Capability("audio_chunk", self.audio_chunk, blocking=False, needs_session=True),
+            # Chunks of a stream must be processed in order: one dedicated thread, FIFO.
+            "audio_chunk": Capability("audio_chunk", self.audio_chunk, blocking=True, needs_session=True,
+                                      ordered=True),
             "stop_stream": Capability("stop_stream", self.stop_stream, blocking=False, needs_session=True),
         }
 
@@ -190,9 +196,12 @@ class Capabilities:
         detector = session.streams.get(stream)
         if detector is None or detector.source_rate != rate:
             if detector is None and len(session.streams) >= Session.MAX_STREAMS:
-                raise InvalidRequest(f"At most {Session.MAX_STREAMS} audio streams may be open at once; stop one first.")
+                # A page that died without stop_stream leaves its stream behind: drop the stalest.
+                stale, _ = session.streams.popitem(last=False)
+                log.info("dropped audio stream %r to make room for %r", stale, stream)
             spotter, settings = self._spotter(params)
             detector = session.streams[stream] = StreamDetector(spotter, settings, rate)
+        session.streams.move_to_end(stream)
         for found in detector.feed(audio):
             session.emit(event("command", stream=stream, **found))
         return {"stream": stream, "time_s": round(detector.time_s, 3)}

@@ -24,6 +24,7 @@ class Dispatcher:
         self.capabilities = capabilities
         self.max_outbound = max_outbound
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tabsense-work")
+        self._ordered = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tabsense-stream")
         self.default_session = Session()
 
     async def handle(self, payload: bytes | str, session: Session | None = None) -> bytes:
@@ -39,7 +40,8 @@ class Dispatcher:
             args = (request.params, session or self.default_session) if capability.needs_session else (request.params,)
             if capability.blocking:
                 loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self._executor, capability.handler, *args)
+                executor = self._ordered if capability.ordered else self._executor
+                result = await loop.run_in_executor(executor, capability.handler, *args)
             else:
                 result = capability.handler(*args)
             response = ok_response(request_id, result)
@@ -59,3 +61,4 @@ class Dispatcher:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._ordered.shutdown(wait=False, cancel_futures=True)

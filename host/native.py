@@ -29,10 +29,11 @@ def thread_count(value: str | int | None = None) -> int:
 
 
 def _preload(capabilities: Capabilities) -> None:
-    try:
-        capabilities.pool.get(None)
-    except TabSenseError as exc:  # reported to the user on the first request instead
-        log.warning("default model not preloaded: %s", exc.message)
+    for task in ("image_classification", "keyword_spotting"):
+        try:
+            capabilities.pool.get(None, task)
+        except TabSenseError as exc:  # reported to the user on the first request instead
+            log.warning("default %s model not preloaded: %s", task, exc.message)
 
 
 def run_native(origin: str | None) -> int:

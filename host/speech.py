@@ -125,6 +125,7 @@ class StreamDetector:
         self._frames_total = 0
         self._history: list[np.ndarray] = []
         self._quiet_until = -1.0
+        self._latched: set[str] = set()  # commands that fired and have not fallen below threshold
         self.peak_probabilities: np.ndarray | None = None
         self._peak_score = -1.0
 
@@ -165,13 +166,18 @@ class StreamDetector:
         best_command, best_score = None, 0.0
         for command, index in self.spotter.command_index.items():
             score = float(smoothed[index])
+            if score < self.settings.threshold(command):
+                self._latched.discard(command)  # re-armed: the phrase has left the window
             if score > best_score:
                 best_command, best_score = command, score
         if best_score > self._peak_score:
             self._peak_score, self.peak_probabilities = best_score, smoothed
-        if best_command is None or now < self._quiet_until:
+        if best_command is None or now < self._quiet_until or best_command in self._latched:
             return None
         if best_score >= self.settings.threshold(best_command):
+            # One phrase stays in the 1.5 s window after the refractory period ends: the
+            # command fires again only after its score has dropped below the threshold.
             self._quiet_until = now + self.settings.refractory_s
+            self._latched.add(best_command)
             return {"command": best_command, "score": round(best_score, 4), "time_s": round(now, 3)}
         return None

@@ -99,3 +99,10 @@ def test_recognize_a_clip_reports_command_and_scores():
     assert set(result["scores"]) == set(CLASSES)
     silent = recognize(LoudnessSpotter(), quiet(1.0), DetectorSettings({"next_tab": 0.8}))
     assert silent["command"] is None
+
+
+def test_a_long_phrase_fires_once_even_past_the_refractory_period():
+    """A phrase still inside the window when the refractory period ends must not fire again."""
+    settings = DetectorSettings({"next_tab": 0.8}, smoothing=1, refractory_s=0.3)
+    events = StreamDetector(LoudnessSpotter(), settings).feed(np.concatenate([quiet(1), burst(1.5), quiet(1)]))
+    assert len(events) == 1

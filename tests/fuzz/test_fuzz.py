@@ -3,7 +3,7 @@
 Every input must be answered (a value or a TabSenseError), never crash or hang. CI runs a
 short pass; the documented long run uses 100,000 inputs per target:
 
-    TABSENSE_FUZZ_EXAMPLES=100000 .venv/bin/python -m pytest tests/fuzz -q -p no:cacheprovider
+    TABSENSE_FUZZ_EXAMPLES=100000 .venv/bin/python -m pytest tests/fuzz -q -p no:cacheprovider --timeout=0 --durations=0
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ Voices (Debian main only; MBROLA and SVOX pico are never used):
   festival   kal_diphone, ked_diphone, cmu_us_slt_arctic_hts (one `festival --pipe` per batch),
              Duration_Stretch (diphones) or sox tempo (HTS), pitch moved by sox.
 
-Splits are by SPEAKER identity, never by engine: kal (flite kal/kal16 + festival kal) and slt
-(flite slt + festival HTS slt) are training speakers, rms is the validation speaker, awb and
-ked are held out for test; espeak-ng variants are split 70/15/15 with a fixed seed. Real
+Splits are by SPEAKER identity, never by engine: kal (flite kal/kal16 + festival kal), slt
+(flite slt + festival HTS slt) and ked (festival) are training speakers, rms (flite) is the
+validation speaker, awb (flite, Scottish) is held out for test; espeak-ng variants are split
+70/15/15 with a fixed seed (each variant a whole held-out voice). Real
 recordings (asterisk prompts, fillets-ng dialogue, LibriVox clips from pocketsphinx-testdata,
 freedesktop spoken channel names) and background sounds (sonic-pi samples, freedesktop
 sounds) are split by file.
@@ -69,7 +70,7 @@ NATURAL_VOICES = [  # (engine, voice, speaker identity)
     ("flite", "rms", "rms"),
     ("flite", "awb", "awb"), ("festival", "ked_diphone", "ked"),
 ]
-NATURAL_SPLIT = {"kal": "train", "slt": "train", "rms": "val", "awb": "test", "ked": "test"}
+NATURAL_SPLIT = {"kal": "train", "slt": "train", "ked": "train", "rms": "val", "awb": "test"}
 ESPEAK_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd",
                   "en-029", "en-us-nyc"]
 ESPEAK_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
@@ -121,7 +122,7 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         espeak_cmd={"train": 150, "val": 40, "test": 60}, espeak_nm={"train": 15, "val": 4, "test": 6},
         espeak_other={"train": 10, "val": 3, "test": 4},
         natural_cmd=25, natural_nm=4, natural_other=3,
-        pos_copies={"train": 5, "val": 2}, nm_copies={"train": 2, "val": 1}, other_copies={"train": 2, "val": 1},
+        pos_copies={"train": 4, "val": 2}, nm_copies={"train": 1, "val": 1}, other_copies={"train": 1, "val": 1},
         natural_weight=2,  # recorded-speaker voices (flite, festival) get this many times more copies
         real_windows={"train": 2500, "val": 400}, silence_windows={"train": 2500, "val": 400},
     ),
@@ -248,7 +249,9 @@ def _finish(job: Job, raw_path: Path) -> str | None:
     if peak > 0.98:  # sox pitch can overshoot: normalise rather than clip
         audio = audio * (0.95 / peak)
     job.path.parent.mkdir(parents=True, exist_ok=True)
-    write_wav(job.path, audio)
+    partial = job.path.with_suffix(".part")
+    write_wav(partial, audio)
+    partial.replace(job.path)  # atomic: an interrupted run never leaves a truncated clip in the cache
     return None
 
 
@@ -439,7 +442,7 @@ def _make_window(task: tuple) -> tuple[np.ndarray, int] | None:
         clip = _G["clips"][index]
         if kind == "context":
             clip = _with_context(clip, _G["context"].get(_G["clip_voice"][index], []), rng)
-        window = augment.augment_window(clip, rng, sounds, near_end=0.5 if label >= 2 else 0.2)
+        window = augment.augment_window(clip, rng, sounds, near_end=0.5)  # negatives too: no position cue
     if check_clip(window, role="window"):
         return None
     return log_mel(window).astype(np.float16), label

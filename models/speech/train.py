@@ -30,14 +30,19 @@ from .common import CLASSES, WINDOW_FRAMES, log, run_dir, save_json, setup_loggi
 SEED = 1
 MEL = 40
 EPOCHS = {"full": 40, "small": 3}
-PATIENCE = 8
-BATCH = 64
-LEARNING_RATE = 2e-3
-WIDTHS = [(64, 2), (64, 1), (96, 2), (96, 1), (128, 2), (128, 1)]  # (channels, time/freq stride) per DS block
-FIRST_FILTERS = 32
+PATIENCE = 10
+MIN_EPOCHS = 15  # early stopping only looks after this many epochs (the validation loss is noisy)
+BATCH = 128
+LEARNING_RATE = 3e-3
+WIDTHS = [(96, 2), (96, 1), (128, 2), (128, 1), (160, 2), (160, 1)]  # (channels, time/freq stride) per DS block
+FIRST_FILTERS = 48
 KERNEL = (5, 3)  # time x frequency: the receptive field grows to the whole window
-DROPOUT = 0.3
+DROPOUT = 0.4
+L2 = 1e-4
 FREQ_MASK = 4  # up to this many mel bins masked per training example
+WARP_RANGE = (0.9, 1.1)  # vocal-tract-length-like warping of the mel axis (p = P_WARP)
+P_WARP = 0.5
+TILT_MAX, RIPPLE_MAX = 1.0, 0.3  # random spectral tilt / ripple (natural-log units) over the mel bins
 CALIBRATION_WINDOWS = 600
 THREADS = int(os.environ.get("TABSENSE_TRAIN_THREADS", "2"))
 
@@ -51,14 +56,15 @@ def build_model(keras, mean: np.ndarray, variance: np.ndarray):
     layers = keras.layers
     inputs = keras.Input((WINDOW_FRAMES, MEL, 1), name="log_mel")
     x = layers.Normalization(axis=2, mean=mean.reshape(MEL), variance=variance.reshape(MEL), name="mel_norm")(inputs)
-    x = layers.Conv2D(FIRST_FILTERS, KERNEL, strides=2, padding="same", use_bias=False)(x)
+    reg = keras.regularizers.l2(L2)
+    x = layers.Conv2D(FIRST_FILTERS, KERNEL, strides=2, padding="same", use_bias=False, kernel_regularizer=reg)(x)
     x = layers.BatchNormalization()(x)
     x = layers.ReLU()(x)
     for filters, stride in WIDTHS:
         x = layers.DepthwiseConv2D(KERNEL, strides=stride, padding="same", use_bias=False)(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-        x = layers.Conv2D(filters, 1, use_bias=False)(x)
+        x = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg)(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
     x = layers.GlobalAveragePooling2D()(x)
@@ -139,6 +145,19 @@ def train(small: bool = False, seed: int = SEED) -> dict:
     log.info("model: %d parameters", model.count_params())
 
     def mask(x, label):
+        """Feature-domain augmentation: mel-axis warp, spectral tilt/ripple, frequency mask."""
+        bins_f = tf.range(MEL, dtype=tf.float32)
+        if_warp = tf.random.uniform([]) < P_WARP
+        alpha = tf.random.uniform([], *WARP_RANGE)
+        width_w = tf.cast(tf.round(MEL * alpha), tf.int32)
+        warped = tf.image.resize(x[..., None], tf.stack([WINDOW_FRAMES, width_w]))[..., 0]
+        warped = tf.concat([warped, tf.repeat(warped[:, -1:], tf.maximum(MEL - width_w, 0), axis=1)], axis=1)[:, :MEL]
+        x = tf.where(if_warp, warped, x)
+        x = tf.ensure_shape(x, [WINDOW_FRAMES, MEL])
+        tilt = tf.random.uniform([], -TILT_MAX, TILT_MAX) * (bins_f / (MEL - 1) - 0.5)
+        ripple = tf.random.uniform([], -RIPPLE_MAX, RIPPLE_MAX) * tf.sin(
+            2 * np.pi * tf.random.uniform([], 0.5, 2.0) * bins_f / MEL + tf.random.uniform([], 0, 2 * np.pi))
+        x = x + (tilt + ripple)[None, :]
         width = tf.random.uniform([], 0, FREQ_MASK + 1, dtype=tf.int32)
         start_bin = tf.random.uniform([], 0, MEL - width + 1, dtype=tf.int32)
         bins = tf.range(MEL)
@@ -164,9 +183,11 @@ def train(small: bool = False, seed: int = SEED) -> dict:
                      logs.get("accuracy", 0), logs.get("val_loss", 0), logs.get("val_accuracy", 0), time.time() - start)
 
     history = model.fit(dataset, validation_data=val_dataset, epochs=EPOCHS[mode], verbose=0,
-                        callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=PATIENCE, restore_best_weights=True),
+                        callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=PATIENCE, restore_best_weights=True,
+                                                                 start_from_epoch=MIN_EPOCHS if mode == "full" else 0),
                                    Progress()])
     model.save(out / "model.h5")
+    first = MIN_EPOCHS if mode == "full" and len(history.history["val_loss"]) > MIN_EPOCHS else 0
     float_probs = model.predict(Xv[..., None], batch_size=256, verbose=0)
     float_acc = float(np.mean(float_probs.argmax(1) == yv))
 
@@ -181,7 +202,7 @@ def train(small: bool = False, seed: int = SEED) -> dict:
     result = {
         "mode": mode, "seed": seed, "parameters": int(model.count_params()),
         "epochs_run": len(history.history["loss"]),
-        "best_epoch": int(np.argmin(history.history["val_loss"])) + 1,
+        "best_epoch": int(np.argmin(history.history["val_loss"][first:])) + first + 1,
         "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
         "val_windows": int(len(yv)), "float_val_accuracy": round(float_acc, 5),
         "int8_val_accuracy": round(int8_acc, 5), "int8_float_agreement": round(agreement, 5),

@@ -1,0 +1,1 @@
+"""Benchmarks that need a real browser (issue 6). `python -m bench.browser --help`."""

@@ -99,14 +99,14 @@ def make_home(src: Path, model: str, dest: Path) -> Path:
 
 
 def labels_of(home: Path, model: str) -> list[str]:
+    """The host's own label names (host/classifier.py load_labels), index -> name."""
+    from host.classifier import load_labels
     from host.store import ModelStore
 
     store = ModelStore(home)
     spec = store.registry.get(model)
-    entry = next(m for m in json.loads((home / "registry.json").read_text())["models"] if m["name"] == model)
-    offset = entry.get("output", {}).get("label_offset", 0)
-    lines = store.file_path(spec, "labels").read_text().splitlines()
-    return [line.strip() for line in lines if line.strip()][offset:]
+    return load_labels(store.file_path(spec, "labels"), spec.output.get("label_offset", 0),
+                       spec.output.get("num_classes", 1000))
 
 
 def copy_extension(dest: Path, tfjs_dir: Path) -> Path:
@@ -469,14 +469,14 @@ def markdown(report: dict) -> str:
         f"agreement: top-1 on {report['sample_images']} sample pictures. One fresh headless browser per path.",
         "",
         "| path | cold: first result (ms) | cold from browser launch (ms) | warm p50 (ms) | warm p95 (ms) | "
-        "RSS MB: extension renderer + page renderer + host | all browser processes RSS (MB) | top-1 agreement with native |",
-        "|---|---|---|---|---|---|---|---|",
+        "extension renderer RSS (MB) | host RSS (MB) | all browser processes RSS (MB) | top-1 agreement with native |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, path in report["paths"].items():
         agree = path.get("top1_agreement_with_native", {})
         lines.append(
             f"| {name} | {path['cold_ms']:.0f} | {path['cold_from_browser_launch_ms']:.0f} | {path['warm_ms']['p50']:.1f} | "
-            f"{path['warm_ms']['p95']:.1f} | {_mem(path, ('extension_renderer', 'page_renderer', 'native_host', 'ws_server'))} | "
+            f"{path['warm_ms']['p95']:.1f} | {_mem(path, ('extension_renderer',))} | {_mem(path, ('native_host', 'ws_server'))} | "
             f"{path['memory'].get('browser_total_rss_mb', 0):.0f} | "
             f"{agree.get('same', '-')}/{agree.get('images', '-')} |")
     t = report.get("targets") or {}
@@ -506,7 +506,9 @@ def markdown(report: dict) -> str:
         "(includes browser start and Playwright round trips) — the same yardstick for every path.",
         "- Memory: RSS from /proc after the warm runs, summed per process kind; the TF.js page and the "
         "service worker share the extension renderer.",
-        "- 2 shared vCPUs: other work on the machine adds noise, especially to p95.",
+        f"- 2 shared vCPUs: other work on the machine adds noise, especially to p95 (load average "
+        f"{report['load_average_at_start'][0]:.1f} at the start, "
+        f"{report.get('load_average_after_browser_paths', [0])[0]:.1f} after the browser paths).",
     ]
     hb = report.get("host_bench") or {}
     for model, data in hb.items():
@@ -521,7 +523,8 @@ def markdown(report: dict) -> str:
 def chromium_version() -> str:
     try:
         out = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True, timeout=30).stdout
-        return out.strip().split()[-1] if out.strip() else "?"
+        found = re.search(r"Chromium ([\d.]+)", out)
+        return found.group(1) if found else out.strip() or "?"
     except (OSError, subprocess.TimeoutExpired):
         return "?"
 
@@ -535,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host-bench-model", action="append", default=None,
                         help="models for `tabsense bench` (default: --model and MODEL_int8); 'none' to skip")
     parser.add_argument("--host-bench-runs", type=int, default=100)
+    parser.add_argument("--home", type=Path, default=None,
+                        help="TABSENSE_HOME with the registered models and the lab's exports (default: the usual one)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for browser.json and browser.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
@@ -543,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
 
-    home_src = source_home()
+    home_src = args.home or source_home()
     tfjs_dir = lab_tfjs_dir(home_src, args.model)
     if any(p.startswith("tfjs") for p in paths) and not (tfjs_dir / "model.json").exists():
         raise BenchError(f"the model lab's TF.js graph model is missing ({tfjs_dir / 'model.json'}); "
@@ -573,7 +578,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
             "chromium": chromium_version(), "tfjs_version": tfjs_version, "warm_runs": args.runs,
             "warm_image": warm_image.name, "warm_image_bytes": warm_image.stat().st_size,
-            "sample_images": len(samples), "paths": {},
+            "sample_images": len(samples), "load_average_at_start": os.getloadavg(), "paths": {},
         }
         with sync_playwright() as playwright:
             for name in paths:
@@ -594,6 +599,7 @@ def main(argv: list[str] | None = None) -> int:
                 report["paths"][name] = result
                 print(f"bench.browser: {name}: cold {result['cold_ms']:.0f} ms, warm p50 {result['warm_ms']['p50']} ms "
                       f"p95 {result['warm_ms']['p95']} ms ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+        report["load_average_after_browser_paths"] = os.getloadavg()
         agreement(report)
         report["targets"] = targets(report)
         bench_models = args.host_bench_model or [args.model, f"{args.model}_int8"]

@@ -219,6 +219,8 @@ globalThis.STRINGS = Object.freeze({
     },
     model_not_blessed: {
       text: 'The voice command model has not passed TabSense’s checks, so the helper app will not use it.',
+      fix: 'Update TabSense, then run {installCommand} in its folder.',
+      command: 'installCommand',
     },
     host_disconnected: {
       text: 'The TabSense helper app stopped while listening.',

@@ -490,6 +490,12 @@ def markdown(report: dict) -> str:
             f"({'met' if t['target_2x_vs_wasm_met'] else 'NOT met'})",
             f"- cold first result faster than both: **{'met' if t['cold_faster_than_both_met'] else 'NOT met'}**",
         ]
+    for name in ("native", "websocket"):
+        path = report["paths"].get(name)
+        if path and path.get("host_timing_total_ms"):
+            lines.append(f"\n{name}: of the warm p50 {path['warm_ms']['p50']:.1f} ms, the host's own handling "
+                         f"(`timing_ms.total`: decode, preprocess, inference) is p50 {path['host_timing_total_ms']['p50']:.1f} ms; "
+                         "the rest is the extension (fetching the picture, base64, the transport, drawing the label).")
     lines += [
         "",
         "What is timed:",
@@ -511,12 +517,25 @@ def markdown(report: dict) -> str:
         f"{report.get('load_average_after_browser_paths', [0])[0]:.1f} after the browser paths).",
     ]
     hb = report.get("host_bench") or {}
-    for model, data in hb.items():
-        if "error" in data:
-            lines += ["", f"`tabsense bench --model {model}`: failed: {data['error'][:300]}"]
-            continue
-        lines += ["", f"`tabsense bench --model {model}` (host alone, in-process and subprocess; full JSON in browser.json):",
-                  "", "```", json.dumps({k: data[k] for k in data if k not in ("latency",)}, indent=1)[:1500], "```"]
+    if hb:
+        lines += ["", "Host alone, `tabsense bench --model MODEL` (full JSON in browser.json; latency in-process through "
+                  "the request handler, cold start on a real `python -m host` subprocess):", "",
+                  "| model | 100 KB JPEG p50 / p95 (ms) | infer p50 (ms) | cold: spawn -> first label p50 (ms) | "
+                  "peak RSS (MB) | images/s, 1 thread | images/s, 2 threads | keyword model per window |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for model, data in hb.items():
+            if "error" in data:
+                lines.append(f"| {model} | failed: {data['error'][:200]} | | | | | | |")
+                continue
+            small = data.get("latency", {}).get("100KB", {})
+            cold = data.get("cold", {})
+            tput = data.get("throughput_images_per_s", {})
+            kw = data.get("keyword_window") or {}
+            kw_text = (f"{kw['invoke_ms']['p50']:.3f} ms p50" if "invoke_ms" in kw else f"not measured: {kw.get('error', '-')}")
+            lines.append(
+                f"| {model} | {small.get('total_ms', {}).get('p50', '-')} / {small.get('total_ms', {}).get('p95', '-')} | "
+                f"{small.get('infer_ms', {}).get('p50', '-')} | {cold.get('spawn_to_first_label_ms', {}).get('p50', '-')} | "
+                f"{cold.get('peak_rss_mb', '-')} | {tput.get('1_threads', '-')} | {tput.get('2_threads', '-')} | {kw_text} |")
     return "\n".join(lines) + "\n"
 
 

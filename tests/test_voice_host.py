@@ -1,0 +1,136 @@
+"""Voice commands through the host with the real bundled keyword model and real speech.
+
+Clips are synthesised at test time with espeak-ng in a voice the model lab holds out of
+training (en-us+m3) and resampled with sox to the rates browsers capture at. The model is
+served even before the validator blesses it (`serve_unblessed`), because these tests are
+about the host's audio path: decoding, resampling, streaming, events.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from support import EXTENSION_ORIGIN, PYTHON, REPO
+from host.capabilities import Capabilities, Session
+from host.errors import TabSenseError
+from host.protocol import FrameDecoder, encode_frame
+from host.store import ModelStore
+
+VOICE = "en-us+m3"
+ENTRY = REPO / "models" / "bundled" / "kws_commands" / "1" / "entry.json"
+
+
+def speak(text: str, folder: Path, rate: int) -> bytes:
+    """A 16-bit mono WAV of `text` at `rate`, with 0.5 s of silence before and 1 s after."""
+    raw, out = folder / f"{text}-raw.wav", folder / f"{text}-{rate}.wav"
+    subprocess.run(["espeak-ng", "-v", VOICE, "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out), "pad", "0.5", "1.0"], check=True)
+    return out.read_bytes()
+
+
+def pcm_of(wav: bytes) -> bytes:
+    return wav[44:]  # sox writes a plain 44-byte header for 16-bit PCM
+
+
+@pytest.fixture(scope="module")
+def voice(tabsense_home):
+    return Capabilities(ModelStore(tabsense_home), num_threads=1, serve_unblessed=True)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "next": speak("next tab", folder, 44100),
+        "previous": speak("previous tab", folder, 48000),
+        "near_miss": speak("next time we will see", folder, 16000),
+    }
+
+
+def test_recognize_speech_from_wav_files_at_any_rate(voice, clips):
+    heard = {name: voice.recognize_speech({"audio": base64.b64encode(wav).decode()})["command"]
+             for name, wav in clips.items()}
+    assert heard == {"next": "next_tab", "previous": "previous_tab", "near_miss": None}
+
+
+def test_recognize_speech_from_raw_pcm_needs_the_rate(voice, clips):
+    audio = base64.b64encode(pcm_of(clips["next"])).decode()
+    result = voice.recognize_speech({"audio": audio, "sample_rate": 44100})
+    assert result["command"] == "next_tab" and result["score"] >= 0.5
+    assert abs(sum(result["scores"].values()) - 1) < 0.02
+    with pytest.raises(TabSenseError) as info:
+        voice.recognize_speech({"audio": audio})
+    assert info.value.code == "unsupported_audio"
+
+
+def stream(voice, pcm: bytes, rate: int, session: Session, name="mic") -> None:
+    chunk = rate // 10 * 2  # 100 ms of 16-bit samples
+    for start in range(0, len(pcm), chunk):
+        voice.audio_chunk({"stream": name, "audio": base64.b64encode(pcm[start : start + chunk]).decode(),
+                           "sample_rate": rate}, session)
+
+
+def test_streaming_chunks_give_one_event_per_phrase(voice, clips):
+    events = []
+    session = Session(emit=events.append)
+    stream(voice, pcm_of(clips["next"]), 44100, session)
+    stream(voice, pcm_of(clips["near_miss"]), 16000, session, name="other")
+    assert [(e["event"], e["command"], e["stream"]) for e in events] == [("command", "next_tab", "mic")]
+    assert voice.stop_stream({"stream": "mic"}, session) == {"stream": "mic", "stopped": True}
+    assert voice.stop_stream({"stream": "mic"}, session)["stopped"] is False
+
+
+def test_stale_streams_make_room_for_new_ones(voice):
+    session = Session()
+    silence = base64.b64encode(np.zeros(1600, "<i2").tobytes()).decode()
+    for n in range(Session.MAX_STREAMS + 2):
+        voice.audio_chunk({"stream": f"s{n}", "audio": silence, "sample_rate": 16000}, session)
+    assert list(session.streams) == [f"s{n}" for n in range(2, Session.MAX_STREAMS + 2)]
+
+
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({"stream": "s", "audio": base64.b64encode(b"\x01\x02\x03").decode(), "sample_rate": 16000}, "bad_audio"),
+        ({"stream": "s", "audio": base64.b64encode(b"\x00\x00").decode(), "sample_rate": 4000}, "unsupported_audio"),
+        ({"stream": "s", "audio": base64.b64encode(b"\x00\x00" * 16000 * 6).decode(), "sample_rate": 16000}, "audio_too_long"),
+        ({"stream": "", "audio": "AAA=", "sample_rate": 16000}, "invalid_request"),
+        ({"stream": "s", "audio": "@@", "sample_rate": 16000}, "bad_base64"),
+    ],
+)
+def test_bad_chunks_are_errors(voice, params, code):
+    with pytest.raises(TabSenseError) as info:
+        voice.audio_chunk(params, Session())
+    assert info.value.code == code
+
+
+def test_events_reach_the_browser_through_the_native_host(host_env, tmp_path, clips):
+    """The real host process: chunks in, a `command` event frame out, on stdout, in order."""
+    entry = json.loads(ENTRY.read_text())
+    entry["blessed"] = True  # this test home serves the bundle whatever its verdict
+    for file_entry in entry["files"].values():
+        file_entry["bundled"] = True
+    (tmp_path / "registry.json").write_text(json.dumps({"models": [entry]}))
+    env = dict(host_env, TABSENSE_HOME=str(tmp_path))
+    proc = subprocess.Popen([PYTHON, "-m", "host", EXTENSION_ORIGIN + "/"], cwd=REPO, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    pcm = pcm_of(clips["next"])
+    chunk = 4410 * 2
+    for n, start in enumerate(range(0, len(pcm), chunk)):
+        message = {"id": n, "type": "audio_chunk", "stream": "mic", "sample_rate": 44100,
+                   "audio": base64.b64encode(pcm[start : start + chunk]).decode()}
+        proc.stdin.write(encode_frame(json.dumps(message).encode()))
+    proc.stdin.write(encode_frame(json.dumps({"id": "stop", "type": "stop_stream", "stream": "mic"}).encode()))
+    stdout, _ = proc.communicate(timeout=60)
+    frames = [json.loads(f) for f in FrameDecoder().feed(stdout)]
+    answers = [f for f in frames if "id" in f]
+    events = [f for f in frames if f.get("type") == "event"]
+    assert all(a["ok"] for a in answers), [a for a in answers if not a["ok"]][:1]
+    assert [a["id"] for a in answers if a["id"] != "stop"] == list(range(len(answers) - 1))  # in order
+    assert [(e["event"], e["command"], e["stream"]) for e in events] == [("command", "next_tab", "mic")]

@@ -18,16 +18,22 @@ export async function classifyFromMenu(info, tab) {
   if (tabId === undefined || tabId < 0) return; // not in a tab (e.g. a side panel): nowhere to draw
   const settings = await getSettings();
 
+  const overlayReady = startOverlay(tabId, info.frameId, srcUrl, settings.requestTimeoutMs + WATCHDOG_MARGIN_MS);
+  // Downloading the picture does not need the page (only blob: URLs do): start it while the
+  // content script is injected instead of after.
+  const blobReady = loadImage(srcUrl, async (url) => readFromPage(tabId, await overlayReady, url));
+  blobReady.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+
   let overlay;
   try {
-    overlay = await startOverlay(tabId, info.frameId, srcUrl, settings.requestTimeoutMs + WATCHDOG_MARGIN_MS);
+    overlay = await overlayReady;
   } catch (error) {
     await reportWithoutPage(tabId, toTabSenseError(error), settings);
     return;
   }
 
   try {
-    const blob = await loadImage(srcUrl, (url) => readFromPage(tabId, overlay, url));
+    const blob = await blobReady;
     const image = await prepareImage(blob);
     const result = await callHost('classify_image', { image: bytesToBase64(image.bytes), top_k: TOP_K });
     const elapsedMs = Math.round(performance.now() - started);

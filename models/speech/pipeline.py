@@ -1,8 +1,8 @@
 """The whole keyword-model pipeline in one command: generate -> train (+ int8 export) ->
 evaluate (thresholds, PocketSphinx baseline, blessing) -> publish.
 
-    .venv/bin/python -m models.speech all --seed 1          # full run, ~40-50 min on 2 cores
-    .venv/bin/python -m models.speech all --small           # tiny set for tests (~3 min)
+    .venv/bin/python -m models.speech all --seed 1          # full run: 45 min measured on the shared 2-core machine
+    .venv/bin/python -m models.speech all --small           # tiny set, ~1-3 min
     .venv/bin/python -m models.speech generate|train|evaluate|publish [--small] [--seed N]
 
 A full run writes the bundle (models/bundled/kws_commands/1/) and docs/speech/report.*;

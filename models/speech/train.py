@@ -36,6 +36,7 @@ BATCH = 128
 LEARNING_RATE = 3e-3
 WIDTHS = [(96, 2), (96, 1), (128, 2), (128, 1), (160, 2), (160, 1)]  # (channels, time/freq stride) per DS block
 FIRST_FILTERS = 48
+POOLING = "avg"  # "avg" or "avg+max" (global pooling over the last feature map)
 KERNEL = (5, 3)  # time x frequency: the receptive field grows to the whole window
 DROPOUT = 0.4
 L2 = 1e-4
@@ -67,7 +68,10 @@ def build_model(keras, mean: np.ndarray, variance: np.ndarray):
         x = layers.Conv2D(filters, 1, use_bias=False, kernel_regularizer=reg)(x)
         x = layers.BatchNormalization()(x)
         x = layers.ReLU()(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    if POOLING == "avg+max":
+        x = layers.Concatenate()([layers.GlobalAveragePooling2D()(x), layers.GlobalMaxPooling2D()(x)])
+    else:
+        x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(DROPOUT)(x)
     x = layers.Dense(len(CLASSES))(x)
     outputs = layers.Softmax(name="probabilities")(x)

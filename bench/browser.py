@@ -31,7 +31,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
+import e2e_support  # noqa: E402
 from e2e_support import (  # noqa: E402
     CHROMIUM, EXTENSION, EXTENSION_ID, EXTENSION_URL, MENU_ID, SAMPLES, QuietHandler, python_env,
 )
@@ -394,28 +394,11 @@ def run_tfjs_path(playwright, backend: str, ext: Path, work: Path, site: Site, w
         context.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_ws_server(home: Path) -> tuple[subprocess.Popen, dict]:
-    env = python_env(home)
-    token = subprocess.run([sys.executable, "-m", "host.cli", "token"], env=env, capture_output=True,
-                           text=True, check=True).stdout.strip()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "host.cli", "serve", "--ws", "--port", str(port)],
-                              env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise BenchError("tabsense serve --ws did not start listening")
-            time.sleep(0.1)
+    try:
+        server, port, token = e2e_support.start_ws_server(home)
+    except RuntimeError as exc:
+        raise BenchError(str(exc)) from exc
     return server, {"port": port, "token": token, "pid": server.pid}
 
 

@@ -7,10 +7,12 @@ or $TABSENSE_CHROMIUM.
 
 from __future__ import annotations
 
+
 import base64
 import http.server
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -209,3 +211,36 @@ def img_page(title: str, body: str) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
 <style>body {{ font: 16px sans-serif; margin: 24px; }} img {{ display: block; }}</style></head>
 <body><h1>{title}</h1>{body}</body></html>"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_ws_server(home: Path, timeout_s: float = 30.0) -> tuple[subprocess.Popen, int, str]:
+    """`tabsense serve --ws` on a free port for `home`, once it listens: (process, port, token).
+
+    Its stderr goes to a file in `home` (a pipe nobody reads could fill and stall the server)
+    and is quoted if it fails to start.
+    """
+    env = python_env(home)
+    token = subprocess.run([sys.executable, "-m", "host.cli", "token"], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    port = free_port()
+    log = Path(home) / "ws-server.log"
+    with open(log, "w") as stderr:
+        server = subprocess.Popen([sys.executable, "-m", "host.cli", "serve", "--ws", "--port", str(port)],
+                                  env=env, stderr=stderr)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, port, token
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.terminate()
+                raise RuntimeError(f"tabsense serve --ws did not start listening: {log.read_text()[-500:]}")
+            time.sleep(0.1)
+

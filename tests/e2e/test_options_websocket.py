@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-
 import pytest
 from playwright.sync_api import expect
 
-from e2e_support import EXTENSION_URL, PHOTOS, host_pids, img_page, python_env
+from e2e_support import EXTENSION_URL, PHOTOS, host_pids, img_page, start_ws_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def ws_server(e2e_home):
     """(port, token) of a running `tabsense serve --ws` on the test's TABSENSE_HOME."""
-    env = python_env(e2e_home)
-    token = subprocess.run([sys.executable, "-m", "host.cli", "token"], env=env, capture_output=True,
-                           text=True, check=True).stdout.strip()
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "host.cli", "serve", "--ws", "--port", str(port)],
-                              env=env, stderr=subprocess.PIPE, text=True)
+    server, port, token = start_ws_server(e2e_home)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert server.poll() is None, server.stderr.read()
-                assert time.monotonic() < deadline, "tabsense serve --ws did not start listening"
-                time.sleep(0.1)
         yield port, token
     finally:
         server.terminate()

@@ -13,12 +13,20 @@ globalThis.STRINGS = Object.freeze({
   overlayCopy: 'Copy',
   overlayCopied: 'Copied',
   overlayNoImage: 'TabSense could not find this picture on the page, so the answer is shown here.',
+  // The in-browser model answered because the helper app is missing (keyed by the host's failure).
+  overlayInBrowser: {
+    host_not_installed: 'Helper app not installed: classified in the browser (slower).',
+    host_forbidden: 'Helper app not installed for this extension: classified in the browser (slower).',
+    ws_unavailable: 'Helper app not reachable: classified in the browser (slower).',
+  },
 
   // Popup.
   popupTitle: 'TabSense',
   popupChecking: 'Checking the helper app…',
   popupConnected: 'Connected',
   popupNotConnected: 'Not connected',
+  popupInBrowser: 'Classifying in the browser',
+  popupInBrowserHint: 'The helper app is not installed, so pictures are classified by a slower model inside the browser ({model}). TabSense switches back to the helper app as soon as it is installed.',
   popupTransportNative: 'built-in connection',
   popupTransportWebSocket: 'WebSocket on port {port}',
   popupVersion: 'Helper version',
@@ -43,7 +51,8 @@ globalThis.STRINGS = Object.freeze({
   actionTitle: 'TabSense',
   voiceBadge: 'MIC',
   voiceListeningTitle: 'TabSense is listening for voice commands',
-  voiceOffscreenReason: 'Hear spoken tab commands from the microphone.',
+  // Why TabSense has a background document (shown by Chrome): both of its jobs.
+  offscreenReason: 'Hear spoken tab commands from the microphone, and classify pictures in the browser when the TabSense helper app is not installed.',
   commandPhrases: {
     next_tab: 'next tab',
     previous_tab: 'previous tab',

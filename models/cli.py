@@ -3,6 +3,7 @@
     tabsense-models build --from ../shared/models     # rebuild, evaluate, validate, register all; write the report
     tabsense-models report                             # rewrite the report from the last build's results
     tabsense-models evaluate NAME                       # re-measure one registered model through the host
+    tabsense-models export-fallback                     # the extension's in-browser model (extension/models/fallback/)
 
 TensorFlow is imported only by the commands that need it (`build`), so `--help` is instant.
 """
@@ -92,6 +93,19 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_export_fallback(args) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+    from .browser_fallback import export_fallback, is_current
+
+    out = Path(args.out)
+    if not args.force and is_current(out, Path(args.source), args.weights):
+        print(f"fallback model already up to date in {out}", file=sys.stderr)
+        return 0
+    export_fallback(Path(args.source), out, args.weights, Path(args.samples),
+                    progress=lambda line: print(line, file=sys.stderr))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tabsense-models", description="TabSense model lab: convert, "
                                      "quantize, evaluate and bless models.")
@@ -120,6 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", default=str(config.DEFAULT_SAMPLES_DIR), metavar="DIR")
     p.add_argument("--split", choices=["evaluation", "calibration", "all"], default="evaluation")
     p.set_defaults(func=cmd_evaluate)
+
+    from .browser_fallback import DEFAULT_OUT, WEIGHTS
+
+    p = sub.add_parser("export-fallback", help="write the extension's in-browser fallback model (TF.js graph model)")
+    p.add_argument("--from", dest="source", default=str(config.DEFAULT_SOURCE_DIR), metavar="DIR",
+                   help=f"folder of the pretrained models (default {config.DEFAULT_SOURCE_DIR})")
+    p.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"target folder (default {DEFAULT_OUT})")
+    p.add_argument("--weights", choices=WEIGHTS, default="float16", help="weight storage (default float16, blessed)")
+    p.add_argument("--samples", default=str(config.DEFAULT_SAMPLES_DIR), metavar="DIR",
+                   help="ImageNet sample folder (the export is checked on 20 of its photos)")
+    p.add_argument("--force", action="store_true", help="rebuild even if the folder is up to date")
+    p.set_defaults(func=cmd_export_fallback)
     return parser
 
 

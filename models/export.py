@@ -80,12 +80,24 @@ def to_tfjs_layers(model, out_dir: Path) -> Path:
     return Path(out_dir) / "model.json"
 
 
-def to_tfjs_graph(model, out_dir: Path) -> Path:
-    """TF.js graph model (frozen, batch norm folded, bias + activation fused); returns model.json."""
+# Weight storage of a TF.js graph model: the converter's own quantization. Only float16 keeps
+# the float model's answers (docs/model-lab/report.md: 8-bit per tensor after the batch-norm
+# folding a graph model does is "the collapse", 8.8% agreement).
+TFJS_GRAPH_WEIGHTS = {"float32": None, "float16": {"float16": "*"}}
+
+
+def to_tfjs_graph(model, out_dir: Path, weights: str = "float32") -> Path:
+    """TF.js graph model (frozen, batch norm folded, bias + activation fused); returns model.json.
+
+    `weights` is "float32" or "float16" (stored as float16, dequantized by TF.js at load).
+    """
     from tensorflowjs.converters import tf_saved_model_conversion_v2
 
+    if weights not in TFJS_GRAPH_WEIGHTS:
+        raise ValueError(f"Unknown TF.js graph weights {weights!r}; choose one of {', '.join(TFJS_GRAPH_WEIGHTS)}.")
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    tf_saved_model_conversion_v2.convert_keras_model_to_graph_model(model, str(out_dir))
+    tf_saved_model_conversion_v2.convert_keras_model_to_graph_model(
+        model, str(out_dir), quantization_dtype_map=TFJS_GRAPH_WEIGHTS[weights])
     return Path(out_dir) / "model.json"
 
 

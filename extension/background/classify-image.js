@@ -1,13 +1,17 @@
 // What happens after "Classify image with TabSense": show progress on the picture, get its
-// bytes, shrink it if huge, ask the host, and draw the answer or a sentence about the failure.
+// bytes, shrink it if huge, ask the helper app (or the in-browser model when the helper app is
+// not installed), and draw the answer or a sentence about the failure.
+import '../strings.js';
+import { classifyImage } from './choose-classifier.js';
 import { describeError, toTabSenseError } from './errors.js';
-import { callHost, resetReconnectBackoff } from './host-client.js';
+import { resetReconnectBackoff } from './host-client.js';
 import { loadImage } from './image-source.js';
 import { readFromPage, showInPage, startOverlay } from './page.js';
 import { bytesToBase64, prepareImage } from './prepare-image.js';
 import { getSettings } from './settings.js';
 import { updateStatus } from './status.js';
 
+const { STRINGS } = globalThis;
 const TOP_K = 5;
 const WATCHDOG_MARGIN_MS = 20000; // the page gives up a little after the worker would
 
@@ -17,16 +21,23 @@ export async function classifyFromMenu(info, tab) {
   const tabId = tab?.id;
   if (tabId === undefined || tabId < 0) return; // not in a tab (e.g. a side panel): nowhere to draw
   const settings = await getSettings();
+  // Where the time goes, in ms since the click (the popup and the benchmark read it).
+  const stages = {};
+  const mark = (name) => {
+    stages[name] = Math.round((performance.now() - started) * 10) / 10;
+  };
 
   const overlayReady = startOverlay(tabId, info.frameId, srcUrl, settings.requestTimeoutMs + WATCHDOG_MARGIN_MS);
   // Downloading the picture does not need the page (only blob: URLs do): start it while the
   // content script is injected instead of after.
   const blobReady = loadImage(srcUrl, async (url) => readFromPage(tabId, await overlayReady, url));
   blobReady.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+  blobReady.then(() => mark('fetched'), () => {});
 
   let overlay;
   try {
     overlay = await overlayReady;
+    mark('overlay');
   } catch (error) {
     await reportWithoutPage(tabId, toTabSenseError(error), settings);
     return;
@@ -35,12 +46,22 @@ export async function classifyFromMenu(info, tab) {
   try {
     const blob = await blobReady;
     const image = await prepareImage(blob);
-    const result = await callHost('classify_image', { image: bytesToBase64(image.bytes), top_k: TOP_K });
+    mark('prepared');
+    const encoded = bytesToBase64(image.bytes);
+    mark('encoded');
+    const result = await classifyImage(encoded, TOP_K);
+    mark('answered');
+    const inBrowser = result.engine === 'browser';
     const elapsedMs = Math.round(performance.now() - started);
-    await showInPage(tabId, overlay, { type: 'show-result', srcUrl, result, elapsedMs });
+    const notice = inBrowser ? STRINGS.overlayInBrowser[result.hostError] || STRINGS.overlayInBrowser.host_not_installed : '';
+    await showInPage(tabId, overlay, { type: 'show-result', srcUrl, result: { ...result, notice }, elapsedMs });
+    mark('drawn');
     await updateStatus({
       lastLatencyMs: elapsedMs,
-      lastHostMs: result.timing_ms?.total ?? null,
+      lastHostMs: inBrowser ? null : result.timing_ms?.total ?? null,
+      lastBrowserMs: inBrowser ? result.timing_ms?.total ?? null : null,
+      lastEngine: result.engine,
+      lastStages: stages,
       lastModel: result.model ?? null,
       lastImage: {
         bytes: image.bytes.length,
@@ -52,7 +73,7 @@ export async function classifyFromMenu(info, tab) {
       },
       lastError: null,
     });
-    await resetReconnectBackoff();
+    if (!inBrowser) await resetReconnectBackoff();
   } catch (caught) {
     const error = toTabSenseError(caught);
     if (error.code === 'unknown') console.error('TabSense: unexpected failure', caught);

@@ -2,6 +2,8 @@
 // messages. Listeners are added at the top level so Chrome can wake the worker for them
 // after it was stopped.
 import '../strings.js';
+import { browserModelInfo } from './browser-model.js';
+import { FALLBACK_CODES } from './choose-classifier.js';
 import { classifyFromMenu } from './classify-image.js';
 import { describeError, toTabSenseError } from './errors.js';
 import { callHost, disconnectHost } from './host-client.js';
@@ -60,14 +62,18 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 restoreVoice();
 
 // Asks the host for a fresh ping so the popup never shows a stale "connected".
-// -> stored status + {transport, wsPort, connected, error}
+// -> stored status + {transport, wsPort, connected, error, browserModel}
+// browserModel ({name, version, weights}) is set when pictures go to the in-browser model.
 async function hostStatus() {
   const settings = await getSettings();
   let error = null;
+  let browserModel = null;
   try {
     await callHost('ping');
   } catch (caught) {
-    error = await describeError(toTabSenseError(caught), settings);
+    const tsError = toTabSenseError(caught);
+    error = await describeError(tsError, settings);
+    if (FALLBACK_CODES.has(tsError.code)) browserModel = await browserModelInfo();
   }
   const status = await getStatus();
   return {
@@ -76,5 +82,6 @@ async function hostStatus() {
     transport: settings.transport,
     wsPort: settings.wsPort,
     error,
+    browserModel: browserModel && { name: browserModel.name, version: browserModel.version, weights: browserModel.weights },
   };
 }

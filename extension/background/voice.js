@@ -1,17 +1,19 @@
 // Voice commands, the worker's side. A worker has no getUserMedia, so the microphone lives in
-// an offscreen document that streams ~100 ms PCM chunks here over a port; this file passes
+// the offscreen document (shared with the in-browser image model: offscreen-document.js),
+// which streams ~100 ms PCM chunks here over a port; this file passes
 // them to the host on the one host connection and acts on the commands the host hears.
 // Whether listening is on lives in chrome.storage.session (the worker may restart); the
 // toolbar icon and badge show it.
 import '../strings.js';
 import { TabSenseError, describeError, toTabSenseError } from './errors.js';
 import { isHostConnected, onHostEvent, sendInOrder } from './host-client.js';
+import { closeOffscreen, offscreenJobs, openOffscreen, sendToOffscreen } from './offscreen-document.js';
 import { DEFAULT_SETTINGS, getSettings } from './settings.js';
 import { runTabCommand } from './tab-commands.js';
 
 const { STRINGS } = globalThis;
 export const MICROPHONE_PORT = 'microphone';
-const OFFSCREEN_PATH = 'offscreen/offscreen.html';
+const MICROPHONE_JOB = 'microphone'; // the offscreen document's job name
 const PERMISSION_PATH = 'permission/permission.html';
 const STATS_EVERY_MS = 1000; // chunk statistics reach storage at most once a second
 const ICONS = {
@@ -73,14 +75,14 @@ function stopListening(error) {
 // After a worker restart: the badge must match whether a microphone is really open.
 export function restoreVoice() {
   return serially(async () => {
-    const [{ listening }, open] = await Promise.all([getVoice(), hasOffscreen()]);
+    const [{ listening }, open] = await Promise.all([getVoice(), hasMicrophone()]);
     if (listening && !open) await stop();
-    if (!listening && open) await chrome.offscreen.closeDocument();
+    if (!listening && open) await closeOffscreen(MICROPHONE_JOB);
   });
 }
 
 async function start() {
-  if ((await getVoice()).listening && (await hasOffscreen())) return getVoice(); // already on
+  if ((await getVoice()).listening && (await hasMicrophone())) return getVoice(); // already on
   // An offscreen document cannot ask for the microphone: a visible page asks once.
   const { microphoneGranted } = await chrome.storage.local.get('microphoneGranted');
   if (!microphoneGranted) {
@@ -89,13 +91,8 @@ async function start() {
   }
   await setVoice({ listening: true, error: null, stats: null, hostStopped: null, lastCommand: null, heard: 0, recent: [] });
   await showIndicator(true);
-  if (!(await hasOffscreen())) {
-    await chrome.offscreen.createDocument({
-      url: OFFSCREEN_PATH,
-      reasons: ['USER_MEDIA'],
-      justification: STRINGS.voiceOffscreenReason,
-    });
-  }
+  await openOffscreen(MICROPHONE_JOB);
+  await sendToOffscreen({ type: 'start-microphone' });
   return getVoice(); // capture starts when the document says so (capture-started)
 }
 
@@ -104,8 +101,8 @@ async function stop(error = null) {
   capture = null; // from here on, late chunks and events of this stream are dropped
   const described = error ? await describeError(error, await getSettings(), STRINGS.voiceErrors) : null;
   await setVoice({ listening: false, error: described, ...(stopped && { stats: statsOf(stopped) }) });
-  // Closing the document ends its tracks: the browser's microphone indicator goes away.
-  if (await hasOffscreen()) await chrome.offscreen.closeDocument();
+  // Ending the tracks (or closing the document) turns the browser's microphone indicator off.
+  await closeOffscreen(MICROPHONE_JOB);
   // Sent after every chunk of this stream (same ordered path), so the host frees it for good.
   if (stopped && isHostConnected()) {
     sendInOrder('stop_stream', { stream: stopped.id }, stopped.timeoutMs)
@@ -116,9 +113,8 @@ async function stop(error = null) {
   return getVoice();
 }
 
-async function hasOffscreen() {
-  const contexts = await chrome.runtime.getContexts({ contextTypes: ['OFFSCREEN_DOCUMENT'] });
-  return contexts.length > 0;
+async function hasMicrophone() {
+  return (await offscreenJobs()).includes(MICROPHONE_JOB);
 }
 
 async function openPermissionPage() {

@@ -53,6 +53,7 @@
     .error .text { font-weight: 600; flex: 1; }
     .error p { all: unset; display: block; margin-top: 4px; }
     .note { all: unset; display: block; margin-top: 6px; font-size: 11px; color: #d1d5db; }
+    .note.engine { color: #fcd34d; }
     code {
       font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
       background: rgba(0, 0, 0, 0.35); padding: 1px 4px; border-radius: 4px; user-select: all;
@@ -182,7 +183,7 @@
   function resetHost(overlay, state) {
     clearTimeout(overlay.watchdog);
     const { host, root } = overlay;
-    for (const name of ['data-tabsense-label', 'data-tabsense-score', 'data-tabsense-error', 'data-tabsense-model']) {
+    for (const name of ['data-tabsense-label', 'data-tabsense-score', 'data-tabsense-error', 'data-tabsense-model', 'data-tabsense-engine']) {
       host.removeAttribute(name);
     }
     host.setAttribute('data-tabsense-state', state);
@@ -238,6 +239,7 @@
     host.setAttribute('data-tabsense-label', top.label);
     host.setAttribute('data-tabsense-score', String(top.score));
     if (result.model?.name) host.setAttribute('data-tabsense-model', result.model.name);
+    if (result.engine) host.setAttribute('data-tabsense-engine', result.engine); // 'host' or 'browser'
 
     const card = newCard(overlay, 'card');
     card.setAttribute('role', 'status');
@@ -270,6 +272,8 @@
       details.append(el('div', 'foot', formatString(STRINGS.overlayFooter, { model: result.model.name, ms: elapsedMs })));
     }
     card.append(head, details);
+    // Always visible, not only on hover: people should know a slower model answered.
+    if (result.notice) card.append(el('p', 'note engine', result.notice));
     noteIfFallback(overlay, card);
   }
 

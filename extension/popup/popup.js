@@ -35,9 +35,16 @@ function transportName(status) {
 
 function render(status) {
   const state = $('state');
-  state.dataset.state = status.connected ? 'connected' : 'error';
-  const word = status.connected ? STRINGS.popupConnected : STRINGS.popupNotConnected;
+  const { browserModel } = status;
+  state.dataset.state = status.connected ? 'connected' : browserModel ? 'browser' : 'error';
+  const word = status.connected ? STRINGS.popupConnected : browserModel ? STRINGS.popupInBrowser : STRINGS.popupNotConnected;
   $('state-text').textContent = `${word} · ${transportName(status)}`;
+  // No helper app, but the model inside the browser answers: say so, and how to get the fast one back.
+  $('in-browser').hidden = !browserModel;
+  if (browserModel) {
+    const model = `${browserModel.name}, ${browserModel.weights}`;
+    $('in-browser').textContent = formatString(STRINGS.popupInBrowserHint, { model });
+  }
 
   $('details').hidden = !status.connected;
   $('how-to').hidden = !status.connected;

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import http.server
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -26,17 +27,26 @@ SHARED = REPO.parent / "shared"
 SAMPLES = SHARED / "data" / "imagenet-sample"
 MODELS = SHARED / "models"
 EXTENSION = REPO / "extension"
+# The in-browser fallback model, generated (not committed) by `tabsense-models export-fallback`.
+FALLBACK_MODEL = EXTENSION / "models" / "fallback"
+FALLBACK_BUILD = ".venv/bin/tabsense-models export-fallback --from ../shared/models"
 ARTIFACTS = REPO / "artifacts"
 CHROMIUM = os.environ.get("TABSENSE_CHROMIUM", "/usr/bin/chromium")
 EXTENSION_ID = "dkkhfeafnpmeclbkjcjjdoohdalbafda"
 EXTENSION_URL = f"chrome-extension://{EXTENSION_ID}"
 MENU_ID = "tabsense-classify-image"
-FLAGS = [
+BASE_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-default-browser-check", "--disable-dev-shm-usage",
-    f"--disable-extensions-except={EXTENSION}", f"--load-extension={EXTENSION}",
 ]
+
+
+def extension_flags(extension: Path = EXTENSION) -> list[str]:
+    return [f"--disable-extensions-except={extension}", f"--load-extension={extension}"]
+
+
+FLAGS = [*BASE_FLAGS, *extension_flags()]
 LABEL_TIMEOUT_MS = 15000  # a cold host start is ~1 s here; this only bounds a failure
 
 # Real photos, one per scenario, so each test proves that *its* picture was classified.
@@ -55,6 +65,9 @@ PHOTOS = {
     "after_kill": "n03661043_library.JPEG",
     "websocket": "n04418357_theater_curtain.JPEG",
     "failure_pages": "n03776460_mobile_home.JPEG",
+    # Confidently recognised by the host's default model and by the in-browser model alike.
+    "fallback": "n01530575_brambling.JPEG",
+    "fallback_then_host": "n02504458_African_elephant.JPEG",
 }
 LARGE = "large-6000x4000.jpg"
 
@@ -192,15 +205,41 @@ class Browser:
             time.sleep(0.05)
 
 
-def launch(playwright, user_data_dir: Path, extra_args: tuple[str, ...] = ()) -> Browser:
+def launch(playwright, user_data_dir: Path, extra_args: tuple[str, ...] = (), extension: Path = EXTENSION) -> Browser:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not at {CHROMIUM}: apt-get install chromium, or set TABSENSE_CHROMIUM "
                     "(deselect these tests with -m 'not browser')")
     context = playwright.chromium.launch_persistent_context(
-        str(user_data_dir), executable_path=CHROMIUM, headless=True, args=[*FLAGS, *extra_args],
+        str(user_data_dir), executable_path=CHROMIUM, headless=True,
+        args=[*BASE_FLAGS, *extension_flags(extension), *extra_args],
         viewport={"width": 1000, "height": 720},
     )
     return Browser(context)
+
+
+def extension_without_fallback(dest: Path) -> Path:
+    """A copy of the extension as someone gets it without the generated in-browser model
+    (same ID: the manifest's key fixes it)."""
+    shutil.copytree(EXTENSION, dest, ignore=shutil.ignore_patterns("fallback", ".fallback*"))
+    return dest
+
+
+def offscreen_documents(browser: Browser) -> int:
+    return browser.sw.evaluate(
+        "chrome.runtime.getContexts({contextTypes: ['OFFSCREEN_DOCUMENT']}).then((c) => c.length)")
+
+
+def host_classify(home: Path, image: Path, model: str | None = None, top_k: int = 5) -> dict:
+    """The host's own answer for a picture, in this process (the host package, LiteRT):
+    {"labels": [{label, index, score}], "model": {name, version}}."""
+    from host.classifier import ImageClassifier
+    from host.store import ModelStore
+
+    store = ModelStore(home)
+    spec = store.registry.get(model)
+    files = store.require(spec)
+    classifier = ImageClassifier(spec, files["model"], files["labels"], num_threads=1)
+    return classifier.classify(image.read_bytes(), top_k)
 
 
 def data_url(path: Path, mime: str = "image/jpeg") -> str:

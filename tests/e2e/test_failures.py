@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_support import ARTIFACTS, EXTENSION_URL, PHOTOS, img_page, launch, run_install_host
+from e2e_support import ARTIFACTS, EXTENSION_URL, PHOTOS, extension_without_fallback, img_page, launch, run_install_host
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -64,12 +64,12 @@ def register_script(profile: Path, source: str, name: str = "fake_host.py") -> P
 def start_browser(playwright, tmp_path):
     started = []
 
-    def start(prepare=None):
+    def start(prepare=None, extension=None):
         profile = tmp_path / f"profile-{len(started)}"
         profile.mkdir()
         if prepare:
             prepare(profile)
-        browser = launch(playwright, profile)
+        browser = launch(playwright, profile, extension=extension) if extension else launch(playwright, profile)
         started.append(browser)
         return browser
 
@@ -88,8 +88,9 @@ def classify_failure(browser, servers, code):
     return page, overlay, seconds
 
 
-def test_host_not_installed_says_how_to_install_it(start_browser, servers):
-    browser = start_browser()
+def test_host_not_installed_says_how_to_install_it(start_browser, servers, tmp_path):
+    # Without the generated in-browser model (test_fallback.py covers the extension with it).
+    browser = start_browser(extension=extension_without_fallback(tmp_path / "extension"))
     page, overlay, _ = classify_failure(browser, servers, "host_not_installed")
     card = overlay.locator(".card")
     assert "helper app is not installed" in card.inner_text()

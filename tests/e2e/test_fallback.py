@@ -1,0 +1,160 @@
+"""The in-browser fallback: with no helper app installed, right-click "Classify image" is
+answered by the TF.js model inside the extension (offscreen document, wasm), and says so;
+once the helper app is registered, the next click goes to it again.
+
+Needs the generated fallback model (`tabsense-models export-fallback`, run by
+scripts/test.sh); without it these tests are skipped with that command as the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from e2e_support import (
+    ARTIFACTS, EXTENSION_URL, FALLBACK_BUILD, FALLBACK_MODEL, PHOTOS, SAMPLES, host_classify, img_page, launch,
+    offscreen_documents, run_install_host,
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.timeout(180),
+    pytest.mark.skipif(not (FALLBACK_MODEL / "fallback.json").is_file(),
+                       reason=f"the in-browser fallback model is not built ({FALLBACK_MODEL}); run: {FALLBACK_BUILD}"),
+]
+
+NOTICE = "classified in the browser"
+SAME_NETWORK = "mobilenet_v1_0.75_224"  # the fallback's network, as the model lab registers it for the host
+FAKE_MICROPHONE = ("--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream")
+
+
+def lab_home() -> Path | None:
+    """A data home where the model lab registered the fallback's network as a host model."""
+    from host import paths
+    from host.store import ModelStore
+
+    for home in (os.environ.get("TABSENSE_BENCH_HOME"), paths.data_home()):
+        if home and SAME_NETWORK in ModelStore(Path(home)).registry.names():
+            store = ModelStore(Path(home))
+            if store.is_available(store.registry.get(SAME_NETWORK)):
+                return Path(home)
+    return None
+
+
+@pytest.fixture
+def fresh_browser(playwright, tmp_path):
+    """A browser with no helper app registered; its profile is the test's to change."""
+    started = []
+
+    def start(extra_args=()):
+        profile = tmp_path / f"profile-{len(started)}"
+        profile.mkdir()
+        browser = launch(playwright, profile, extra_args)
+        started.append(browser)
+        return browser, profile
+
+    yield start
+    for browser in started:
+        browser.context.close()
+
+
+def photo_page(browser, servers, name, file_name):
+    return browser.open(servers.page(file_name, img_page("Fallback", f'<img id="photo" src="{name}" width="400">')))
+
+
+def wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def test_no_helper_app_classifies_in_the_browser_then_switches_back(fresh_browser, servers, e2e_home, default_model):
+    name = PHOTOS["fallback"]
+    host_answer = host_classify(e2e_home, SAMPLES / name)["labels"][0]  # the host's default model, in this process
+    browser, profile = fresh_browser()
+    page = photo_page(browser, servers, name, "fallback.html")
+
+    overlay, cold_s = browser.classify(page, f"{servers.a}/{name}")
+    assert overlay.get_attribute("data-tabsense-error") is None, overlay.locator(".card").inner_text()
+    assert overlay.get_attribute("data-tabsense-engine") == "browser"
+    assert overlay.get_attribute("data-tabsense-model") == SAME_NETWORK
+    label = overlay.get_attribute("data-tabsense-label")
+    assert label == host_answer["label"], (label, host_answer)
+    assert NOTICE in overlay.locator(".note.engine").inner_text()
+    assert overlay.locator(".note.engine").is_visible()  # not only on hover
+    cold_ms = browser.latency_ms()
+    status = browser.status()
+    assert status["lastEngine"] == "browser" and status["connected"] is False
+    home = lab_home()
+    if home:  # the same network served by the host: the browser must give its top-1 and a close score
+        same = host_classify(home, SAMPLES / name, SAME_NETWORK)["labels"][0]
+        assert label == same["label"]
+        assert float(overlay.get_attribute("data-tabsense-score")) == pytest.approx(same["score"], abs=0.02)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "classified-in-the-browser.png"))
+
+    overlay.locator(".close").click()
+    overlay, warm_s = browser.classify(page, f"{servers.a}/{name}")
+    assert overlay.get_attribute("data-tabsense-engine") == "browser"
+    assert overlay.get_attribute("data-tabsense-label") == label
+    warm_ms = browser.latency_ms()
+    model_ms = browser.status()["lastBrowserMs"]
+    print(f"\nin-browser fallback, click to label: first {cold_ms} ms (loads TF.js, wasm and the model; "
+          f"{cold_s * 1000:.0f} ms seen by the test), second {warm_ms} ms ({model_ms} ms in the model's worker)"
+          + ("" if home else "; no lab-registered host model to compare scores with"))
+    assert warm_ms < 1000
+
+    popup = browser.open(f"{EXTENSION_URL}/popup/popup.html")
+    popup.wait_for_selector("#state[data-state=browser]")
+    assert "Classifying in the browser" in popup.locator("#state").inner_text()
+    assert popup.locator("#in-browser").is_visible()
+    assert SAME_NETWORK in popup.locator("#in-browser").inner_text()
+    assert popup.locator("#problem").get_attribute("data-code") == "host_not_installed"
+    assert popup.locator("#command").inner_text() == "python3 install_host.py"
+    popup.close()
+
+    # The helper app gets installed while the browser runs: the next click uses it, unasked.
+    result = run_install_host(e2e_home, "--user-data-dir", str(profile))
+    assert result.returncode == 0, result.stdout + result.stderr
+    other = PHOTOS["fallback_then_host"]
+    page = photo_page(browser, servers, other, "after-install.html")
+    overlay, _ = browser.classify(page, f"{servers.a}/{other}")
+    assert overlay.get_attribute("data-tabsense-error") is None, overlay.locator(".card").inner_text()
+    assert overlay.get_attribute("data-tabsense-engine") == "host"
+    assert overlay.get_attribute("data-tabsense-model") == default_model["name"]
+    assert overlay.get_attribute("data-tabsense-label") == host_classify(e2e_home, SAMPLES / other)["labels"][0]["label"]
+    assert overlay.locator(".note.engine").count() == 0  # the notice is gone
+    assert browser.status()["lastEngine"] == "host"
+    # The in-browser model is let go: its offscreen document closes (nothing else used it).
+    wait_for(lambda: offscreen_documents(browser) == 0, 5, "the offscreen document to close")
+
+    popup = browser.open(f"{EXTENSION_URL}/popup/popup.html")
+    popup.wait_for_selector("#state[data-state=connected]")
+    assert popup.locator("#in-browser").is_hidden()
+
+
+def test_model_and_microphone_share_the_offscreen_document(fresh_browser, servers):
+    """Chrome allows one offscreen document: voice stopping must not take the model with it."""
+    name = PHOTOS["fallback"]
+    browser, _ = fresh_browser(FAKE_MICROPHONE)
+    page = photo_page(browser, servers, name, "shared.html")
+    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+    assert overlay.get_attribute("data-tabsense-engine") == "browser"
+    assert offscreen_documents(browser) == 1
+
+    # Listening starts in the same document, then stops because no helper app hears it.
+    browser.sw.evaluate("chrome.storage.local.set({microphoneGranted: true})")
+    popup = browser.open(f"{EXTENSION_URL}/popup/popup.html")
+    popup.locator("#mic").click()
+    wait_for(lambda: (browser.sw.evaluate("chrome.storage.session.get('voice').then((s) => s.voice || {})")
+                      .get("error") or {}).get("code") == "host_not_installed", 10, "voice to stop with host_not_installed")
+    assert offscreen_documents(browser) == 1  # still there: the model uses it
+
+    overlay.locator(".close").click()
+    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+    assert overlay.get_attribute("data-tabsense-engine") == "browser"
+    assert browser.status()["lastBrowserMs"] < 1000  # the model stayed loaded

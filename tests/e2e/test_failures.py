@@ -2,18 +2,22 @@
 data-tabsense-error="<code>" on the overlay and, where there is one, the fix to run.
 
 Each test gets its own browser profile: no host registered, the real host without models,
-or small stand-in hosts that hang, cannot start, or crash mid-request.
+or small stand-in hosts that hang, cannot start, or are killed mid-request (and then come
+back as the real host).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from e2e_support import ARTIFACTS, EXTENSION_URL, PHOTOS, extension_without_fallback, img_page, launch, run_install_host
+from e2e_support import (
+    ARTIFACTS, EXTENSION_URL, PHOTOS, REPO, extension_without_fallback, img_page, launch, run_install_host,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -35,16 +39,25 @@ def write(message):
 
 SILENT_HOST = "import sys\nsys.stdin.buffer.read()  # reads until the browser hangs up, never answers\n"
 
-CRASHING_HOST = FRAMING + """
+# The first {killed} processes answer ping, then are killed (SIGKILL, no goodbye) by the first
+# classification they get; every later start is the real host. {killed}, {home} and {repo}
+# are filled in by the test.
+KILLED_THEN_REAL_HOST = FRAMING + """
+import os, signal
 from pathlib import Path
 log = Path(__file__).with_suffix(".starts")
 log.write_text(log.read_text() + "x" if log.exists() else "x")
+if len(log.read_text()) > {killed}:
+    os.environ["TABSENSE_HOME"] = {home!r}
+    os.environ["PYTHONPATH"] = {repo!r}
+    os.execv(sys.executable, [sys.executable, "-m", "host", *sys.argv[1:]])
 while True:
     request = read()
     if request["type"] != "ping":
-        sys.exit(70)  # dies in the middle of a classification
-    write({"id": request["id"], "ok": True, "result": {"version": "0.0-test", "models": []}})
+        os.kill(os.getpid(), signal.SIGKILL)  # killed in the middle of a classification
+    write({{"id": request["id"], "ok": True, "result": {{"version": "0.0-test", "models": []}}}})
 """
+NEXT_REQUEST_LIMIT_S = 2.0  # issue 6: after a kill, the next request succeeds within 2 s
 
 
 def register_script(profile: Path, source: str, name: str = "fake_host.py") -> Path:
@@ -140,10 +153,39 @@ def test_host_that_cannot_start(start_browser, servers):
     assert overlay.locator("code").inner_text() == "python3 install_host.py --check"
 
 
-def test_host_crashing_mid_request_is_retried_once_then_explained(start_browser, servers, tmp_path):
+def start_killed_then_real(start_browser, e2e_home, killed: int) -> tuple:
     scripts = []
-    browser = start_browser(lambda profile: scripts.append(register_script(profile, CRASHING_HOST)))
-    _, overlay, _ = classify_failure(browser, servers, "host_disconnected")
+    source = KILLED_THEN_REAL_HOST.format(killed=killed, home=str(e2e_home), repo=str(REPO))
+    browser = start_browser(lambda profile: scripts.append(register_script(profile, source)))
+    return browser, scripts[0].with_suffix(".starts")
+
+
+def test_host_killed_once_mid_request_the_retry_answers(start_browser, servers, e2e_home, expected):
+    browser, starts = start_killed_then_real(start_browser, e2e_home, killed=1)
+    page = browser.open(servers.page("killed-once.html", img_page("Killed once", f'<img src="{NAME}" width="480">')))
+    overlay, seconds = browser.classify(page, f"{servers.a}/{NAME}")
+    assert overlay.get_attribute("data-tabsense-error") is None, overlay.locator(".card").inner_text()
+    assert overlay.get_attribute("data-tabsense-label") == expected[NAME][0]["label"]
+    assert len(starts.read_text()) == 2  # killed, then the one retry on a fresh host
+    print(f"\nhost killed once mid-request: click to label {browser.latency_ms()} ms in the extension (host killed, "
+          f"real host started, retried; {seconds * 1000:.0f} ms seen by the test)")
+
+
+def test_host_killed_mid_request_is_retried_once_explained_and_the_next_request_works(
+        start_browser, servers, e2e_home, expected):
+    browser, starts = start_killed_then_real(start_browser, e2e_home, killed=2)  # the request and its retry
+    page, overlay, _ = classify_failure(browser, servers, "host_disconnected")
     assert "stopped while working on this picture" in overlay.locator(".card").inner_text()
-    starts = scripts[0].with_suffix(".starts").read_text()
-    assert len(starts) >= 2, "the request was not retried on a fresh host"
+    assert "TabSense restarts it by itself" in overlay.locator(".card").inner_text()
+    assert len(starts.read_text()) >= 2, "the request was not retried on a fresh host"
+
+    # The next request, right away: a fresh (real) host answers it in time.
+    overlay.locator(".close").click()
+    started = time.perf_counter()
+    overlay, _ = browser.classify(page, f"{servers.a}/{NAME}")
+    assert overlay.get_attribute("data-tabsense-error") is None, overlay.locator(".card").inner_text()
+    assert overlay.get_attribute("data-tabsense-label") == expected[NAME][0]["label"]
+    in_extension_ms = browser.latency_ms()
+    print(f"\nhost killed mid-request: the next request's click to label {in_extension_ms} ms in the extension "
+          f"({(time.perf_counter() - started) * 1000:.0f} ms seen by the test; limit {NEXT_REQUEST_LIMIT_S:.0f} s)")
+    assert in_extension_ms < NEXT_REQUEST_LIMIT_S * 1000

@@ -106,12 +106,22 @@ def replay(probs: np.ndarray, times: np.ndarray, thresholds: dict, command_index
     scores = smoothed[:, cmd_cols]
     best = scores.argmax(1)
     best_score = scores[np.arange(len(scores)), best]
-    limits = np.array([thresholds.get(c, 0.8) for c in cmd_names])[best]
+    per_command = np.array([thresholds.get(c, 0.8) for c in cmd_names])
+    limits = per_command[best]
+    # The re-arm latch: a command that fired stays silent until its own smoothed score has
+    # dropped below its threshold once. last_below[i, c] = last window <= i where it had.
+    index = np.arange(len(scores))[:, None]
+    last_below = np.maximum.accumulate(np.where(scores < per_command, index, -1), axis=0)
+    last_fire = np.full(len(cmd_names), -1)
     for i in np.flatnonzero(best_score >= limits):
+        c = best[i]
         if times[i] < quiet_until or best_score[i] <= 0:
             continue
+        if last_fire[c] >= 0 and last_below[i, c] < last_fire[c]:
+            continue
         quiet_until = times[i] + REFRACTORY_S
-        events.append({"command": cmd_names[best[i]], "score": float(best_score[i]), "time_s": float(times[i])})
+        last_fire[c] = i
+        events.append({"command": cmd_names[c], "score": float(best_score[i]), "time_s": float(times[i])})
     return events
 
 

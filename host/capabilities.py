@@ -102,6 +102,16 @@ def decode_base64(value, field: str = "image") -> bytes:
     return data
 
 
+def _commands(value, known) -> list[str]:
+    """The optional `commands` filter of the speech requests: a non-empty list of known names."""
+    if not isinstance(value, list) or not value or not all(isinstance(c, str) for c in value):
+        raise InvalidRequest("`commands` must be a non-empty list of command names.")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise InvalidRequest(f"Unknown command(s) {', '.join(map(repr, unknown))}; the model knows {', '.join(known)}.")
+    return value
+
+
 def _top_k(params: dict) -> int:
     value = params.get("top_k", DEFAULT_TOP_K)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOP_K:
@@ -168,7 +178,10 @@ class Capabilities:
 
         spotter = self.pool.get(_model_name(params), "keyword_spotting")
         spec = self.store.registry.get(spotter.name, "keyword_spotting")
-        return spotter, DetectorSettings.from_params(spec.params)
+        settings = DetectorSettings.from_params(spec.params)
+        if "commands" in params:
+            settings = settings.only(_commands(params["commands"], spotter.command_index))
+        return spotter, settings
 
     def recognize_speech(self, params: dict) -> dict:
         from .speech import recognize

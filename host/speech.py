@@ -30,6 +30,7 @@ class DetectorSettings:
     thresholds: dict[str, float] = field(default_factory=dict)
     smoothing: int = 3  # windows averaged (each 100 ms apart)
     refractory_s: float = 1.0  # no second command this soon after one
+    commands: tuple[str, ...] | None = None  # the commands that may fire (None: all the model knows)
 
     @classmethod
     def from_params(cls, params: dict) -> "DetectorSettings":
@@ -41,6 +42,11 @@ class DetectorSettings:
 
     def threshold(self, command: str) -> float:
         return self.thresholds.get(command, DEFAULT_THRESHOLD)
+
+    def only(self, commands) -> "DetectorSettings":
+        """The same settings with only `commands` enabled (a user who turned the others off
+        gets no false switches from them)."""
+        return DetectorSettings(dict(self.thresholds), self.smoothing, self.refractory_s, tuple(commands))
 
 
 class KeywordSpotter:
@@ -128,6 +134,8 @@ class StreamDetector:
         self._latched: set[str] = set()  # commands that fired and have not fallen below threshold
         self.peak_probabilities: np.ndarray | None = None
         self._peak_score = -1.0
+        wanted = settings.commands
+        self._enabled = [(c, i) for c, i in spotter.command_index.items() if wanted is None or c in wanted]
 
     @property
     def time_s(self) -> float:
@@ -164,7 +172,7 @@ class StreamDetector:
         smoothed = np.mean(self._history, axis=0)
         now = self.time_s
         best_command, best_score = None, 0.0
-        for command, index in self.spotter.command_index.items():
+        for command, index in self._enabled:
             score = float(smoothed[index])
             if score < self.settings.threshold(command):
                 self._latched.discard(command)  # re-armed: the phrase has left the window

@@ -106,3 +106,12 @@ def test_a_long_phrase_fires_once_even_past_the_refractory_period():
     settings = DetectorSettings({"next_tab": 0.8}, smoothing=1, refractory_s=0.3)
     events = StreamDetector(LoudnessSpotter(), settings).feed(np.concatenate([quiet(1), burst(1.5), quiet(1)]))
     assert len(events) == 1
+
+
+def test_only_enabled_commands_fire():
+    """A user who enabled only some commands never gets the others, even when they score."""
+    settings = DetectorSettings({"next_tab": 0.8})
+    audio = np.concatenate([quiet(1), burst(1.5), quiet(1)])
+    assert [e["command"] for e in StreamDetector(LoudnessSpotter(), settings).feed(audio)] == ["next_tab"]
+    assert StreamDetector(LoudnessSpotter(), settings.only(["previous_tab", "reload"])).feed(audio) == []
+    assert [e["command"] for e in StreamDetector(LoudnessSpotter(), settings.only(["next_tab"])).feed(audio)] == ["next_tab"]

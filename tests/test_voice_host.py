@@ -86,6 +86,28 @@ def test_streaming_chunks_give_one_event_per_phrase(voice, clips):
     assert voice.stop_stream({"stream": "mic"}, session)["stopped"] is False
 
 
+def test_a_stream_hears_only_the_commands_it_enabled(voice, clips):
+    events = []
+    session = Session(emit=events.append)
+    chunk = 4410 * 2
+    pcm = pcm_of(clips["next"])
+    for name, commands in (("prev-only", ["previous_tab", "close_tab"]), ("next-only", ["next_tab"])):
+        for start in range(0, len(pcm), chunk):
+            voice.audio_chunk({"stream": name, "commands": commands, "sample_rate": 44100,
+                               "audio": base64.b64encode(pcm[start: start + chunk]).decode()}, session)
+    assert [(e["command"], e["stream"]) for e in events] == [("next_tab", "next-only")]
+    one_shot = {"audio": base64.b64encode(clips["next"]).decode(), "commands": ["previous_tab"]}
+    assert voice.recognize_speech(one_shot)["command"] is None
+
+
+@pytest.mark.parametrize("commands", [[], "next_tab", ["next_tab", 3], ["next_tab", "open_sesame"]])
+def test_bad_command_lists_are_errors(voice, commands):
+    silence = base64.b64encode(np.zeros(1600, "<i2").tobytes()).decode()
+    with pytest.raises(TabSenseError) as info:
+        voice.audio_chunk({"stream": "s", "audio": silence, "sample_rate": 16000, "commands": commands}, Session())
+    assert info.value.code == "invalid_request"
+
+
 def test_stale_streams_make_room_for_new_ones(voice):
     session = Session()
     silence = base64.b64encode(np.zeros(1600, "<i2").tobytes()).decode()

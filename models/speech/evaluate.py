@@ -65,11 +65,13 @@ def host_detector_api():
     return KeywordSpotter, StreamDetector, DetectorSettings
 
 
-def stream_events(spotter, thresholds: dict, audio: np.ndarray) -> list[dict]:
-    """Feed `audio` (16 kHz) to a fresh host StreamDetector in 100 ms chunks."""
+def stream_events(spotter, thresholds: dict, audio: np.ndarray, commands=None) -> list[dict]:
+    """Feed `audio` (16 kHz) to a fresh host StreamDetector in 100 ms chunks (`commands`: the
+    enabled subset, None = all)."""
     _, StreamDetector, DetectorSettings = host_detector_api()
-    detector = StreamDetector(spotter, DetectorSettings(thresholds=thresholds, smoothing=SMOOTHING,
-                                                         refractory_s=REFRACTORY_S), source_rate=SAMPLE_RATE)
+    settings = DetectorSettings(thresholds=thresholds, smoothing=SMOOTHING, refractory_s=REFRACTORY_S,
+                                commands=tuple(commands) if commands else None)
+    detector = StreamDetector(spotter, settings, source_rate=SAMPLE_RATE)
     step = int(CHUNK_S * SAMPLE_RATE)
     events = []
     for i in range(0, len(audio), step):
@@ -447,6 +449,7 @@ def evaluate(small: bool = False, seed: int = SEED, model_path: Path | None = No
     test["stream"]["detector_wall_s"] = round(stream_wall, 1)
     test["stream"]["detector_ms_per_audio_s"] = round(1000 * stream_wall / (len(stream) / SAMPLE_RATE), 2)
     test["by_voice"] = by_engine(test_items, test_results)
+    test["required_only"] = required_only(spotter, thresholds, test_items, stream)
     timing = inference_timing(spotter, test_bank)
 
     verdict = bless(validation, timing)
@@ -467,6 +470,19 @@ def evaluate(small: bool = False, seed: int = SEED, model_path: Path | None = No
     save_json(out / "report.json", report)
     save_json(out / "tuning.json", tuning)
     return report
+
+
+def required_only(spotter, thresholds: dict, items: list[dict], stream: np.ndarray) -> dict:
+    """False accepts and triggers when only the required commands are enabled (the
+    `commands` filter a user can set): what "next tab" / "previous tab" alone would cost."""
+    commands = TARGETS["required_commands"]
+    near = [it for it in items if it["kind"] == "near_miss" and it["snr"] is None]
+    false = sum(bool(stream_events(spotter, thresholds, it["audio"], commands)) for it in near)
+    events = stream_events(spotter, thresholds, stream, commands)
+    hours = len(stream) / SAMPLE_RATE / 3600
+    return {"commands": commands, "near_miss_clips": len(near),
+            "near_miss_false_accept": round(false / len(near), 4) if near else None,
+            "stream_false_triggers": len(events), "per_hour": round(len(events) / hours, 2) if hours else None}
 
 
 def bless(metrics: dict, timing: dict) -> dict:

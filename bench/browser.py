@@ -9,7 +9,10 @@ pictures and the same MobileNet (v1 0.75 224, float32 by default):
 2. websocket: the same, with the extension set to `tabsense serve --ws`;
 3. tfjs-wasm: the lab's TF.js graph model in an extension page (extension/bench/), wasm
    backend, single-threaded (SIMD);
-4. tfjs-cpu: the same page, TF.js pure-JS cpu backend.
+4. tfjs-cpu: the same page, TF.js pure-JS cpu backend;
+5. fallback: the extension itself with no helper app installed, click -> label through its
+   in-browser model (offscreen document, TF.js wasm in a worker, float16 weights; built by
+   `tabsense-models export-fallback`), measured like the host paths.
 
 Each path gets a fresh browser: "cold" is its first result after browser start, then
 p50/p95 over warm runs of one picture, the RSS of the processes involved (from /proc),
@@ -44,7 +47,8 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 
 import e2e_support  # noqa: E402
 from e2e_support import (  # noqa: E402
-    CHROMIUM, EXTENSION, EXTENSION_ID, EXTENSION_URL, MENU_ID, SAMPLES, QuietHandler, python_env,
+    CHROMIUM, EXTENSION, EXTENSION_ID, EXTENSION_URL, FALLBACK_BUILD, FALLBACK_MODEL, MENU_ID, SAMPLES, QuietHandler,
+    python_env,
 )
 
 RESULTS = REPO / "bench" / "results"
@@ -55,8 +59,17 @@ BASE_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-default-browser-check", "--disable-dev-shm-usage",
 ]
-PATHS = ("native", "websocket", "tfjs-wasm", "tfjs-cpu")
+PATHS = ("native", "websocket", "tfjs-wasm", "tfjs-cpu", "fallback")
+TARGET_PATHS = ("native", "tfjs-wasm", "tfjs-cpu")  # what the issue's targets compare
 EXTRA_WARMUP = 2  # warm runs after the cold one that are not counted
+
+
+def default_paths() -> tuple[str, ...]:
+    """Every path, but the extension's fallback only when its model has been generated."""
+    if (FALLBACK_MODEL / "fallback.json").is_file():
+        return PATHS
+    print(f"bench.browser: skipping the fallback path: its model is not built ({FALLBACK_BUILD})", file=sys.stderr)
+    return tuple(p for p in PATHS if p != "fallback")
 
 
 class BenchError(SystemExit):
@@ -260,7 +273,7 @@ def launch(playwright, extension: Path, profile: Path):
 
 # Fires the real context-menu listener and waits, inside the service worker, for the
 # status the extension writes when the label is drawn: -> {latencyMs, swMs, error}
-CLICK_JS = """async ([info]) => {
+CLICK_JS = """async ([info, labelOnly]) => {
   const tab = (await chrome.tabs.query({})).find((t) => t.url === info.pageUrl);
   if (!tab) throw new Error('no tab for ' + info.pageUrl);
   const { status = {} } = await chrome.storage.session.get('status');
@@ -270,7 +283,8 @@ CLICK_JS = """async ([info]) => {
     const listener = (changes, area) => {
       const now = changes.status?.newValue;
       if (area !== 'session' || !now) return;
-      if (now.lastLatencyMs != null || now.lastError) {
+      // With no helper app, the failed connection is recorded before the in-browser answer.
+      if (now.lastLatencyMs != null || (now.lastError && !labelOnly)) {
         chrome.storage.onChanged.removeListener(listener);
         clearTimeout(timer);
         resolve(now);
@@ -281,14 +295,18 @@ CLICK_JS = """async ([info]) => {
   const started = performance.now();
   chrome.contextMenus.onClicked.dispatch(info, tab);
   const after = await done;
-  return { latencyMs: after.lastLatencyMs, swMs: performance.now() - started, error: after.lastError,
-           transport: after.transport, hostMs: after.lastHostMs };
+  return { latencyMs: after.lastLatencyMs, swMs: performance.now() - started,
+           error: after.lastLatencyMs == null ? after.lastError : null, transport: after.transport,
+           hostMs: after.lastHostMs, browserMs: after.lastBrowserMs, engine: after.lastEngine,
+           stages: after.lastStages };
 }"""
 
 
-def click(sw, page, src_url: str) -> dict:
-    info = {"menuItemId": MENU_ID, "mediaType": "image", "srcUrl": src_url, "pageUrl": page.url}
-    answer = sw.evaluate(CLICK_JS, [info])
+def click(sw, page, src_url: str, label_only: bool = False) -> dict:
+    # frameId 0 and frameUrl: what Chrome passes for a right-click on a picture in the page itself.
+    info = {"menuItemId": MENU_ID, "mediaType": "image", "srcUrl": src_url, "pageUrl": page.url,
+            "frameId": 0, "frameUrl": page.url}
+    answer = sw.evaluate(CLICK_JS, [info, label_only])
     if answer.get("error"):
         raise BenchError(f"the extension reported an error for {src_url}: {answer['error']}")
     return answer
@@ -321,39 +339,49 @@ def run_host_path(playwright, kind: str, ext: Path, work: Path, site: Site, warm
             raise BenchError(f"install_host.py failed:\n{result.stdout}{result.stderr}")
     launched = time.perf_counter()
     context, sw = launch(playwright, ext, profile)
+    in_browser = kind == "fallback"  # no helper app registered: the extension's own TF.js model answers
     try:
         if ws:
             sw.evaluate("(s) => chrome.storage.local.set(s)",
                         {"transport": "websocket", "wsPort": ws["port"], "wsToken": ws["token"]})
         page = context.new_page()
         page.goto(site.page_url(warm_image))
-        cold = click(sw, page, site.image_url(warm_image))
+        cold = click(sw, page, site.image_url(warm_image), in_browser)
         cold_from_launch = (time.perf_counter() - launched) * 1000
         label = overlay_label(page)
-        if cold.get("transport") != ("websocket" if ws else "native"):
+        if in_browser and cold.get("engine") != "browser":
+            raise BenchError(f"{kind}: the extension's in-browser model did not answer ({cold.get('engine')})")
+        if not in_browser and cold.get("transport") != ("websocket" if ws else "native"):
             raise BenchError(f"{kind}: the extension used transport {cold.get('transport')}")
-        warm, sw_ms, host_ms = [], [], []
+        warm, sw_ms, host_ms, stages = [], [], [], []
         for i in range(EXTRA_WARMUP + runs):
-            answer = click(sw, page, site.image_url(warm_image))
+            answer = click(sw, page, site.image_url(warm_image), in_browser)
             if i >= EXTRA_WARMUP:
                 warm.append(answer["latencyMs"])
                 sw_ms.append(answer["swMs"])
-                if answer.get("hostMs") is not None:
-                    host_ms.append(answer["hostMs"])
+                model_ms = answer.get("browserMs") if in_browser else answer.get("hostMs")
+                if model_ms is not None:
+                    host_ms.append(model_ms)
+                if answer.get("stages"):
+                    stages.append(answer["stages"])
         extra = {"ws_server": ws["pid"]} if ws else None
         memory = memory_snapshot(profile, extra)
         top1 = {}
         for image in samples:
             page.goto(site.page_url(image))
-            click(sw, page, site.image_url(image))
+            click(sw, page, site.image_url(image), in_browser)
             top1[image.name] = overlay_label(page)
+        stage_names = sorted({name for row in stages for name in row}, key=lambda n: statistics.median(
+            [row[n] for row in stages if n in row]))
         return {
             "cold_ms": cold["latencyMs"], "cold_from_browser_launch_ms": round(cold_from_launch, 1),
             "cold_label": label, "warm_ms": percentiles(warm),
             "warm_ms_seen_by_service_worker": percentiles(sw_ms),
-            "host_timing_total_ms": percentiles(host_ms) if host_ms else None,
+            ("browser_model_total_ms" if in_browser else "host_timing_total_ms"): percentiles(host_ms) if host_ms else None,
+            # ms since the click at which each step of a warm click ended (extension's lastStages)
+            "warm_stages_ms_since_click": {n: percentiles([row[n] for row in stages if n in row]) for n in stage_names},
             "memory": memory, "top1": top1,
-            "timing": "extension's own lastLatencyMs: service worker, menu click -> label drawn over the picture",
+            "timing": "extension's own lastLatencyMs: service worker, menu click -> answer ready to draw over the picture",
         }
     finally:
         context.close()
@@ -424,7 +452,7 @@ def agreement(report: dict, reference: str = "native") -> None:
 
 def targets(report: dict) -> dict:
     p = report["paths"]
-    if not all(k in p for k in PATHS):
+    if not all(k in p for k in TARGET_PATHS):
         return {}
     native = p["native"]
     return {
@@ -479,6 +507,17 @@ def markdown(report: dict) -> str:
             lines.append(f"\n{name}: of the warm p50 {path['warm_ms']['p50']:.1f} ms, the host's own handling "
                          f"(`timing_ms.total`: decode, preprocess, inference) is p50 {path['host_timing_total_ms']['p50']:.1f} ms; "
                          "the rest is the extension (fetching the picture, base64, the transport, drawing the label).")
+    for name in ("native", "websocket", "fallback"):
+        stages = (report["paths"].get(name) or {}).get("warm_stages_ms_since_click")
+        if stages:
+            steps = ", ".join(f"{step} {value['p50']:.1f}" for step, value in stages.items())
+            lines.append(f"\n{name}, a warm click step by step (p50 ms since the click at which each step ended; "
+                         f"the picture is fetched while the overlay script is injected): {steps}.")
+    fallback = report["paths"].get("fallback")
+    if fallback and fallback.get("browser_model_total_ms"):
+        lines.append(f"\nfallback: the extension with no helper app installed, its in-browser model (TF.js wasm in the "
+                     f"offscreen document's worker, float16 weights, Pillow's resize); the worker's own time "
+                     f"p50 {fallback['browser_model_total_ms']['p50']:.1f} ms.")
     lines += [
         "",
         "What is timed:",
@@ -536,7 +575,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="registered image model (float32) and its lab TF.js export")
     parser.add_argument("--runs", type=int, default=50, help="warm runs per path (default 50)")
     parser.add_argument("--images", type=int, default=50, help="sample pictures for top-1 agreement (default 50)")
-    parser.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of {','.join(PATHS)}")
+    parser.add_argument("--paths", default=None, help=f"comma-separated subset of {','.join(PATHS)} (default: all; "
+                        "fallback only when its model is built)")
     parser.add_argument("--host-bench-model", action="append", default=None,
                         help="models for `tabsense bench` (default: --model and MODEL_int8); 'none' to skip")
     parser.add_argument("--host-bench-runs", type=int, default=100)
@@ -545,7 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for browser.json and browser.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
-    paths = [p for p in args.paths.split(",") if p]
+    paths = [p for p in args.paths.split(",") if p] if args.paths else list(default_paths())
     unknown = set(paths) - set(PATHS)
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
@@ -555,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(p.startswith("tfjs") for p in paths) and not (tfjs_dir / "model.json").exists():
         raise BenchError(f"the model lab's TF.js graph model is missing ({tfjs_dir / 'model.json'}); "
                          f"build it with: {build_command(args.model)}")
+    if "fallback" in paths and not (FALLBACK_MODEL / "fallback.json").is_file():
+        raise BenchError(f"the extension's fallback model is missing ({FALLBACK_MODEL}); build it with: {FALLBACK_BUILD}")
     if not Path(CHROMIUM).exists():
         raise BenchError(f"Chromium is not at {CHROMIUM} (apt-get install chromium, or set TABSENSE_CHROMIUM)")
     if not SAMPLES.is_dir():
@@ -586,8 +628,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in paths:
                 print(f"bench.browser: {name} ...", file=sys.stderr, flush=True)
                 started = time.monotonic()
-                if name == "native":
-                    result = run_host_path(playwright, "native", ext, work, site, warm_image, samples, args.runs, None)
+                if name in ("native", "fallback"):
+                    result = run_host_path(playwright, name, ext, work, site, warm_image, samples, args.runs, None)
                 elif name == "websocket":
                     ws_server, ws = start_ws_server(home)
                     result = run_host_path(playwright, "websocket", ext, work, site, warm_image, samples, args.runs, ws)

@@ -9,6 +9,9 @@ const CLASSIFIER_JOB = 'classifier';
 const MANIFEST_URL = chrome.runtime.getURL('models/fallback/fallback.json');
 
 let manifest; // undefined: not looked yet; null: absent. The files only change with the extension.
+// False once this worker knows the model is not loaded, so that the helper app's answers do
+// not pay for a look at the offscreen document. Unknown (true) after a worker restart.
+let mayBeLoaded = true;
 
 // -> {name, version, weights, ...} of the fallback model, or null when it was not built.
 export async function browserModelInfo() {
@@ -25,6 +28,7 @@ export async function browserModelInfo() {
 
 // -> the host's classify_image result shape, from the model in the browser.
 export async function classifyInBrowser(image, topK) {
+  mayBeLoaded = true;
   await openOffscreen(CLASSIFIER_JOB);
   const reply = await sendToOffscreen({ type: 'classify-image', image, topK });
   if (!reply?.ok) {
@@ -36,5 +40,7 @@ export async function classifyInBrowser(image, topK) {
 
 // The helper app is back: free the model (and the document, unless the microphone uses it).
 export async function releaseBrowserModel() {
+  if (!mayBeLoaded) return;
+  mayBeLoaded = false;
   if ((await offscreenJobs()).includes(CLASSIFIER_JOB)) await closeOffscreen(CLASSIFIER_JOB);
 }

@@ -28,29 +28,33 @@ export async function classifyFromMenu(info, tab) {
   };
 
   const overlayReady = startOverlay(tabId, info.frameId, srcUrl, settings.requestTimeoutMs + WATCHDOG_MARGIN_MS);
-  // Downloading the picture does not need the page (only blob: URLs do): start it while the
-  // content script is injected instead of after.
-  const blobReady = loadImage(srcUrl, async (url) => readFromPage(tabId, await overlayReady, url));
-  blobReady.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
-  blobReady.then(() => mark('fetched'), () => {});
-
-  let overlay;
-  try {
-    overlay = await overlayReady;
-    mark('overlay');
-  } catch (error) {
-    await reportWithoutPage(tabId, toTabSenseError(error), settings);
-    return;
-  }
-
-  try {
-    const blob = await blobReady;
+  overlayReady.then(() => mark('overlay'), () => {});
+  // Getting the answer does not need the page (only blob: URLs do): download, prepare and
+  // classify while the content script is injected, not after it. The overlay is ready long
+  // before the answer, so the click costs the picture's download plus the classification.
+  const answerReady = (async () => {
+    const blob = await loadImage(srcUrl, async (url) => readFromPage(tabId, await overlayReady, url));
+    mark('fetched');
     const image = await prepareImage(blob);
     mark('prepared');
     const encoded = bytesToBase64(image.bytes);
     mark('encoded');
     const result = await classifyImage(encoded, TOP_K);
     mark('answered');
+    return { image, result };
+  })();
+  answerReady.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+
+  let overlay;
+  try {
+    overlay = await overlayReady;
+  } catch (error) {
+    await reportWithoutPage(tabId, toTabSenseError(error), settings);
+    return;
+  }
+
+  try {
+    const { image, result } = await answerReady;
     const inBrowser = result.engine === 'browser';
     const elapsedMs = Math.round(performance.now() - started);
     const notice = inBrowser ? STRINGS.overlayInBrowser[result.hostError] || STRINGS.overlayInBrowser.host_not_installed : '';

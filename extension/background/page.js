@@ -13,6 +13,16 @@ function sendToFrame(tabId, frameId, message) {
 // Injects into the clicked frame (into every frame when the click did not say which) and
 // shows "Classifying…" on each copy of the picture. -> {frameIds, fallback}
 export async function startOverlay(tabId, frameId, srcUrl, timeoutMs) {
+  // A frame clicked before still has the content script: one message instead of injecting
+  // four files again (which also kept the page busy while the picture downloads).
+  if (frameId !== undefined) {
+    const reply = await sendToFrame(tabId, frameId, { type: 'show-pending', srcUrl, timeoutMs });
+    if (reply?.found) return { frameIds: [frameId], fallback: false };
+    if (reply) {
+      await sendToFrame(tabId, frameId, { type: 'show-pending', srcUrl, timeoutMs, fallback: true });
+      return { frameIds: [frameId], fallback: true };
+    }
+  }
   const target = frameId === undefined ? { tabId, allFrames: true } : { tabId, frameIds: [frameId] };
   let injections;
   try {

@@ -55,6 +55,8 @@ export async function prepareImage(blob) {
 }
 
 export function bytesToBase64(bytes) {
+  // Native in Chrome 140+: about ten times faster than the string round trip below.
+  if (typeof bytes.toBase64 === 'function') return bytes.toBase64();
   let binary = '';
   const chunk = 0x8000; // String.fromCharCode takes arguments on the stack: go in slices
   for (let i = 0; i < bytes.length; i += chunk) {

@@ -65,6 +65,27 @@ def test_same_origin_image_gets_the_hosts_label(browser, servers, expected, page
     assert warm_ms < WARM_LIMIT_S * 1000 and warm < 2 * WARM_LIMIT_S
 
 
+def test_clicks_in_a_frame_that_already_has_the_content_script(browser, servers, expected, page_factory):
+    """Real right-clicks name their frame; the second one only messages the script the first
+    injected (no re-injection), for a picture on the page and for one that is not."""
+    name = PHOTOS["same_origin"]
+    page = page_factory(servers.page("warm-frame.html", img_page(
+        "Warm frame", f'<img id="photo" src="{name}" width="400">')))
+    main = {"frame_id": 0, "frame_url": page.url}
+    for _ in range(2):
+        overlay, _ = browser.classify(page, f"{servers.a}/{name}", **main)
+        assert_labelled(overlay, expected[name])
+        assert_covers(overlay, page.locator("#photo"))
+        overlay.locator(".close").click()
+    assert page.evaluate("document.querySelectorAll('tabsense-overlay').length") == 0
+
+    # A picture the page does not show as an <img>: the answer goes to the frame's corner.
+    other = PHOTOS["cross_origin"]
+    overlay, _ = browser.classify(page, f"{servers.a}/{other}", **main)
+    assert_labelled(overlay, expected[other])
+    assert overlay.get_attribute("data-tabsense-fallback") == ""
+
+
 def test_cross_origin_image_without_cors_headers(browser, servers, expected, page_factory):
     name = PHOTOS["cross_origin"]
     src = f"{servers.b}/{name}"

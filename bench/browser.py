@@ -62,6 +62,11 @@ BASE_FLAGS = [
 PATHS = ("native", "websocket", "tfjs-wasm", "tfjs-cpu", "fallback")
 TARGET_PATHS = ("native", "tfjs-wasm", "tfjs-cpu")  # what the issue's targets compare
 EXTRA_WARMUP = 2  # warm runs after the cold one that are not counted
+# Idle time before every timed run, on every path: people do not click again within a
+# millisecond of the last label. Back to back, a host-path click overlapped the end of the
+# previous one (its label being drawn, the host's threads finishing) and paid ~6 ms for it,
+# which a single-page TF.js loop never does. Set by --gap-ms.
+gap_ms = 100
 
 
 def default_paths() -> tuple[str, ...]:
@@ -273,7 +278,7 @@ def launch(playwright, extension: Path, profile: Path):
 
 # Fires the real context-menu listener and waits, inside the service worker, for the
 # status the extension writes when the label is drawn: -> {latencyMs, swMs, error}
-CLICK_JS = """async ([info, labelOnly]) => {
+CLICK_JS = """async ([info, labelOnly, gapMs]) => {
   const tab = (await chrome.tabs.query({})).find((t) => t.url === info.pageUrl);
   if (!tab) throw new Error('no tab for ' + info.pageUrl);
   const { status = {} } = await chrome.storage.session.get('status');
@@ -292,6 +297,7 @@ CLICK_JS = """async ([info, labelOnly]) => {
     };
     chrome.storage.onChanged.addListener(listener);
   });
+  await new Promise((resolve) => setTimeout(resolve, gapMs));
   const started = performance.now();
   chrome.contextMenus.onClicked.dispatch(info, tab);
   const after = await done;
@@ -306,7 +312,7 @@ def click(sw, page, src_url: str, label_only: bool = False) -> dict:
     # frameId 0 and frameUrl: what Chrome passes for a right-click on a picture in the page itself.
     info = {"menuItemId": MENU_ID, "mediaType": "image", "srcUrl": src_url, "pageUrl": page.url,
             "frameId": 0, "frameUrl": page.url}
-    answer = sw.evaluate(CLICK_JS, [info, label_only])
+    answer = sw.evaluate(CLICK_JS, [info, label_only, gap_ms])
     if answer.get("error"):
         raise BenchError(f"the extension reported an error for {src_url}: {answer['error']}")
     return answer
@@ -405,8 +411,10 @@ def run_tfjs_path(playwright, backend: str, ext: Path, work: Path, site: Site, w
         if not cold or not cold.get("ok"):
             raise BenchError(f"tfjs-{backend}: {cold and cold.get('error')} {errors}")
         answers = page.evaluate(
-            "async ([url, n]) => { const out = []; for (let i = 0; i < n; i++) out.push(await tabsenseBench.classify(url)); return out; }",
-            [site.image_url(warm_image), EXTRA_WARMUP + runs])[EXTRA_WARMUP:]
+            "async ([url, n, gap]) => { const out = []; for (let i = 0; i < n; i++) {"
+            " await new Promise((resolve) => setTimeout(resolve, gap)); out.push(await tabsenseBench.classify(url)); }"
+            " return out; }",
+            [site.image_url(warm_image), EXTRA_WARMUP + runs, gap_ms])[EXTRA_WARMUP:]
         memory = memory_snapshot(profile)
         many = page.evaluate("(urls) => tabsenseBench.classifyMany(urls)", [site.image_url(s) for s in samples])
         stages = {k: percentiles([a["stages"][k] for a in answers]) for k in answers[0]["stages"]}
@@ -476,7 +484,8 @@ def markdown(report: dict) -> str:
         f"Regenerate: `{report['command']}`",
         "",
         f"{report['created']}, {report['machine']}, Chromium {report['chromium']}, TF.js {report['tfjs_version']}. "
-        f"Warm: {report['warm_runs']} runs of `{report['warm_image']}` after the cold run and {EXTRA_WARMUP} more; "
+        f"Warm: {report['warm_runs']} runs of `{report['warm_image']}` after the cold run and {EXTRA_WARMUP} more, "
+        f"each after {report.get('gap_ms', 0)} ms idle (every path); "
         f"agreement: top-1 on {report['sample_images']} sample pictures. One fresh headless browser per path.",
         "",
         "| path | cold: first result (ms) | cold from browser launch (ms) | warm p50 (ms) | warm p95 (ms) | "
@@ -521,11 +530,13 @@ def markdown(report: dict) -> str:
     lines += [
         "",
         "What is timed:",
-        "- native / websocket: the extension's own click-to-label time (`lastLatencyMs`, service worker: "
-        "context-menu click -> picture fetched -> sent to the host -> label drawn over the picture). "
+        "- native / websocket / fallback: the extension's own click-to-label time (`lastLatencyMs`, service "
+        "worker: context-menu click -> picture fetched -> sent to the host (fallback: to the in-browser model) -> "
+        "answer back, ready to draw; drawing it is the 'drawn' step above, 2-4 ms more). The click names frame 0, "
+        "as Chrome's own clicks on a picture in the page do. "
         "Cold = the first click after browser start; for native it includes starting the host process "
         "(Python, LiteRT, model load); the WebSocket server was started just before the browser (its model "
-        "loads on the first request).",
+        "loads on the first request); for fallback it includes loading TF.js, its wasm and the model.",
         "- tfjs-*: in the extension page `extension/bench/tfjs-bench.html`: fetch -> createImageBitmap -> "
         "central 87.5% crop + resize to 224 with a 2D canvas (`imageSmoothingQuality: 'high'`, not Pillow's "
         "filter) -> (x-127.5)/127.5 -> graph model -> top-1. Nothing is drawn on a web page. Cold = page "
@@ -571,6 +582,7 @@ def chromium_version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global gap_ms
     parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="registered image model (float32) and its lab TF.js export")
     parser.add_argument("--runs", type=int, default=50, help="warm runs per path (default 50)")
@@ -580,11 +592,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host-bench-model", action="append", default=None,
                         help="models for `tabsense bench` (default: --model and MODEL_int8); 'none' to skip")
     parser.add_argument("--host-bench-runs", type=int, default=100)
+    parser.add_argument("--gap-ms", type=int, default=gap_ms,
+                        help=f"idle time before every timed run, every path (default {gap_ms}; 0 = back to back)")
     parser.add_argument("--home", type=Path, default=None,
                         help="TABSENSE_HOME with the registered models and the lab's exports (default: the usual one)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for browser.json and browser.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
+    gap_ms = args.gap_ms
     paths = [p for p in args.paths.split(",") if p] if args.paths else list(default_paths())
     unknown = set(paths) - set(PATHS)
     if unknown:
@@ -620,7 +635,7 @@ def main(argv: list[str] | None = None) -> int:
             "model": args.model, "created": time.strftime("%Y-%m-%d %H:%M %Z"),
             "command": ".venv/bin/python -m bench.browser" + (f" {' '.join(argv or sys.argv[1:])}" if (argv or sys.argv[1:]) else ""),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
-            "chromium": chromium_version(), "tfjs_version": tfjs_version, "warm_runs": args.runs,
+            "chromium": chromium_version(), "tfjs_version": tfjs_version, "warm_runs": args.runs, "gap_ms": gap_ms,
             "warm_image": warm_image.name, "warm_image_bytes": warm_image.stat().st_size,
             "sample_images": len(samples), "load_average_at_start": os.getloadavg(), "paths": {},
         }

@@ -26,7 +26,7 @@ globalThis.STRINGS = Object.freeze({
   popupConnected: 'Connected',
   popupNotConnected: 'Not connected',
   popupInBrowser: 'Classifying in the browser',
-  popupInBrowserHint: 'The helper app is not installed, so pictures are classified by a slower model inside the browser ({model}). TabSense switches back to the helper app as soon as it is installed.',
+  popupInBrowserHint: 'Without the helper app, pictures are classified by a slower model inside the browser ({model}). TabSense switches back to the helper app as soon as it answers.',
   popupTransportNative: 'built-in connection',
   popupTransportWebSocket: 'WebSocket on port {port}',
   popupVersion: 'Helper version',

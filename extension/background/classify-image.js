@@ -21,7 +21,7 @@ export async function classifyFromMenu(info, tab) {
   const tabId = tab?.id;
   if (tabId === undefined || tabId < 0) return; // not in a tab (e.g. a side panel): nowhere to draw
   const settings = await getSettings();
-  // Where the time goes, in ms since the click (the popup and the benchmark read it).
+  // Where the time goes, in ms since the click (saved as lastStages; bench/browser.py reports it).
   const stages = {};
   const mark = (name) => {
     stages[name] = Math.round((performance.now() - started) * 10) / 10;

@@ -150,7 +150,11 @@ function failPending(conn, error) {
   conn.pending.clear();
 }
 
+// Whether storage may hold a non-zero attempt count: unknown (true) after a worker restart.
+let backoffMayBeSet = true;
+
 async function scheduleReconnect() {
+  backoffMayBeSet = true;
   const { reconnectAttempts = 0 } = await chrome.storage.session.get('reconnectAttempts');
   if (reconnectAttempts >= RECONNECT_MAX_ATTEMPTS) return;
   await chrome.storage.session.set({ reconnectAttempts: reconnectAttempts + 1 });
@@ -161,6 +165,9 @@ async function scheduleReconnect() {
 }
 
 // A request that succeeded shows the host is healthy again, so backoff starts over.
-export function resetReconnectBackoff() {
-  return chrome.storage.session.set({ reconnectAttempts: 0 });
+// Skipped when there is nothing to reset: a storage write per click is not free.
+export async function resetReconnectBackoff() {
+  if (!backoffMayBeSet) return;
+  backoffMayBeSet = false;
+  await chrome.storage.session.set({ reconnectAttempts: 0 });
 }

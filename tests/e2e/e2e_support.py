@@ -258,16 +258,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_ws_server(home: Path, timeout_s: float = 30.0) -> tuple[subprocess.Popen, int, str]:
-    """`tabsense serve --ws` on a free port for `home`, once it listens: (process, port, token).
+def ws_token(home: Path) -> str:
+    """The WebSocket token of `home` (`tabsense token`)."""
+    return subprocess.run([sys.executable, "-m", "host.cli", "token"], env=python_env(home), capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def start_ws_server(home: Path, timeout_s: float = 30.0, port: int | None = None) -> tuple[subprocess.Popen, int, str]:
+    """`tabsense serve --ws` on `port` (default: a free one) for `home`, once it listens:
+    (process, port, token).
 
     Its stderr goes to a file in `home` (a pipe nobody reads could fill and stall the server)
     and is quoted if it fails to start.
     """
     env = python_env(home)
-    token = subprocess.run([sys.executable, "-m", "host.cli", "token"], env=env, capture_output=True,
-                           text=True, check=True).stdout.strip()
-    port = free_port()
+    token = ws_token(home)
+    port = port or free_port()
     log = Path(home) / "ws-server.log"
     with open(log, "w") as stderr:
         server = subprocess.Popen([sys.executable, "-m", "host.cli", "serve", "--ws", "--port", str(port)],

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from e2e_support import (
-    ARTIFACTS, EXTENSION_URL, FALLBACK_BUILD, FALLBACK_MODEL, PHOTOS, SAMPLES, host_classify, img_page, launch,
-    offscreen_documents, run_install_host,
+    ARTIFACTS, EXTENSION_URL, FALLBACK_BUILD, FALLBACK_MODEL, PHOTOS, SAMPLES, free_port, host_classify, img_page,
+    launch, offscreen_documents, run_install_host, start_ws_server, ws_token,
 )
 
 pytestmark = [
@@ -158,3 +158,30 @@ def test_model_and_microphone_share_the_offscreen_document(fresh_browser, server
     overlay, _ = browser.classify(page, f"{servers.a}/{name}")
     assert overlay.get_attribute("data-tabsense-engine") == "browser"
     assert browser.status()["lastBrowserMs"] < 1000  # the model stayed loaded
+
+
+def test_websocket_host_down_then_started(fresh_browser, servers, e2e_home, default_model):
+    """WebSocket transport chosen but nothing listens: the browser answers, with its own notice;
+    once `tabsense serve --ws` runs on that port, the next click goes to it."""
+    name = PHOTOS["fallback"]
+    port = free_port()
+    browser, _ = fresh_browser()
+    browser.sw.evaluate("(s) => chrome.storage.local.set(s)",
+                        {"transport": "websocket", "wsPort": port, "wsToken": ws_token(e2e_home)})
+    page = photo_page(browser, servers, name, "ws-down.html")
+    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+    assert overlay.get_attribute("data-tabsense-engine") == "browser", overlay.locator(".card").inner_text()
+    assert "Helper app not reachable: classified in the browser" in overlay.locator(".note.engine").inner_text()
+
+    server, _, _ = start_ws_server(e2e_home, port=port)
+    try:
+        overlay.locator(".close").click()
+        overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+        assert overlay.get_attribute("data-tabsense-error") is None, overlay.locator(".card").inner_text()
+        assert overlay.get_attribute("data-tabsense-engine") == "host"
+        assert overlay.get_attribute("data-tabsense-model") == default_model["name"]
+        assert overlay.locator(".note.engine").count() == 0
+        assert browser.status()["transport"] == "websocket"
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -480,6 +480,8 @@ def _mem(path: dict, kinds: tuple[str, ...]) -> str:
 def markdown(report: dict) -> str:
     lines = [
         f"# Browser benchmark: TabSense host vs TF.js ({report['model']})",
+        *([f"", f"The host serves `{report['host_model']}` (TF.js and the fallback run `{report['model']}`)."]
+          if report.get("host_model", report["model"]) != report["model"] else []),
         "",
         f"Regenerate: `{report['command']}`",
         "",
@@ -585,6 +587,9 @@ def main(argv: list[str] | None = None) -> int:
     global gap_ms
     parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="registered image model (float32) and its lab TF.js export")
+    parser.add_argument("--host-model", default=None, metavar="NAME",
+                        help="what the host serves on the native/websocket paths (default: --model; e.g. "
+                             "MODEL_int8, the lab's blessed full-integer variant of the same network)")
     parser.add_argument("--runs", type=int, default=50, help="warm runs per path (default 50)")
     parser.add_argument("--images", type=int, default=50, help="sample pictures for top-1 agreement (default 50)")
     parser.add_argument("--paths", default=None, help=f"comma-separated subset of {','.join(PATHS)} (default: all; "
@@ -623,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
     ws_server = None
     site = None
     try:
-        home = make_home(home_src, args.model, work / "home")
+        home = make_home(home_src, args.host_model or args.model, work / "home")
         labels = labels_of(home, args.model)
         ext = copy_extension(work / "extension", tfjs_dir) if (tfjs_dir / "model.json").exists() \
             else copy_extension_without_model(work / "extension")
@@ -632,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         site = Site(work / "site", [warm_image, *samples])
         tfjs_version = None  # read from the page (tf.version.tfjs)
         report = {
-            "model": args.model, "created": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "model": args.model, "host_model": args.host_model or args.model, "created": time.strftime("%Y-%m-%d %H:%M %Z"),
             "command": ".venv/bin/python -m bench.browser" + (f" {' '.join(argv or sys.argv[1:])}" if (argv or sys.argv[1:]) else ""),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
             "chromium": chromium_version(), "tfjs_version": tfjs_version, "warm_runs": args.runs, "gap_ms": gap_ms,

@@ -253,12 +253,18 @@ def summarise(items: list[dict], results: list[dict], stream_events: list, strea
 
 def by_engine(items, results) -> dict:
     """Clean recall per engine:voice (to see which held-out voices are hard)."""
-    groups = defaultdict(list)
+    groups, per_command, false = defaultdict(list), defaultdict(lambda: defaultdict(list)), defaultdict(list)
     for it, r in zip(items, results):
+        key = it["engine"] if it["engine"] == "espeak" else f"{it['engine']}:{it['voice']}"
         if it["kind"] == "command" and it["snr"] is None:
-            key = it["engine"] if it["engine"] == "espeak" else f"{it['engine']}:{it['voice']}"
             groups[key].append(r["hit"])
-    return {k: {"recall": round(float(np.mean(v)), 4), "clips": len(v)} for k, v in sorted(groups.items())}
+            per_command[key][it["label"]].append(r["hit"])
+        elif it["kind"] == "near_miss" and it["snr"] is None:
+            false[key].append(bool(r["false"]))
+    return {k: {"recall": round(float(np.mean(v)), 4), "clips": len(v),
+                "commands": {c: round(float(np.mean(h)), 4) for c, h in sorted(per_command[k].items())},
+                "near_miss_false_accept": round(float(np.mean(false[k])), 4) if false[k] else None}
+            for k, v in sorted(groups.items())}
 
 
 # ----------------------------------------------------------------------------- tuning (validation only)

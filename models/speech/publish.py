@@ -1,6 +1,6 @@
 """Step 4: publish a trained, evaluated model as a versioned, checksummed bundle.
 
-Writes models/bundled/kws_commands/1/{kws_commands.tflite, labels.txt, entry.json,
+Writes models/bundled/kws_commands/<version>/{kws_commands.tflite, labels.txt, entry.json,
 MODEL_CARD.md} and docs/speech/report.{json,md}. entry.json is a registry entry in the
 schema of models/registry.json (host/store.py `ModelSpec.from_dict`); `blessed` is the
 validator's verdict on the VALIDATION numbers. A --small run publishes into its cache
@@ -68,9 +68,20 @@ def pct(x):
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def required_only_rows(test: dict) -> list[str]:
+    """The same test with only next/previous tab enabled (the extension's default)."""
+    r = test.get("required_only")
+    if not r:
+        return []
+    return [f"| with only {' and '.join(r['commands'])} enabled: near-miss false accepts (clean) | <= 2% | | "
+            f"{pct(r['near_miss_false_accept'])} |",
+            f"| with only {' and '.join(r['commands'])} enabled: false triggers per hour | <= 1 | | "
+            f"{r['per_hour']} ({r['stream_false_triggers']} in {test['stream']['seconds'] / 60:.0f} min) |"]
+
+
 def report_markdown(report: dict, data: dict, train: dict, timings: dict | None = None) -> str:
     val, test, ps = report["validation"], report["test"], report.get("pocketsphinx", {})
-    lines = ["# Keyword model `kws_commands` v1: evaluation", "",
+    lines = [f"# Keyword model `{MODEL_NAME}` v{MODEL_VERSION}: evaluation", "",
              "Produced by `.venv/bin/python -m models.speech all --seed 1` (models/speech/). All streaming numbers come "
              "from the host's `StreamDetector` (host/speech.py) fed in 100 ms chunks, with the per-command thresholds "
              "tuned on the validation voices only. Test voices are speakers never seen in training or tuning "
@@ -91,6 +102,7 @@ def report_markdown(report: dict, data: dict, train: dict, timings: dict | None 
         f"{ms(test['latency_all_clean_s'], 'p90')} ms |",
         f"| inference per window (LiteRT int8, 1 thread), p50 / p95 | <= 1 ms | | {report['timing']['invoke_ms']['p50']:.3f} / "
         f"{report['timing']['invoke_ms']['p95']:.3f} ms |",
+        *required_only_rows(test),
         "", f"Blessed (validation meets every target): **{report['blessed']}**. "
             f"Test meets every target: **{report['test_meets_targets']['ok']}**.", "",
         "## Recall per command and SNR (test voices)", "", "| command | clean | 20 dB | 10 dB | 5 dB | latency p50 / p90 |",
@@ -99,7 +111,14 @@ def report_markdown(report: dict, data: dict, train: dict, timings: dict | None 
         lat = test["latency_s"].get(cmd) or {}
         lines.append(f"| {cmd} | {pct(r['clean'])} | {pct(r['20dB'])} | {pct(r['10dB'])} | {pct(r['5dB'])} | "
                      f"{ms(lat, 'p50')} / {ms(lat, 'p90')} ms |")
-    lines += ["", "Clean recall per held-out voice: " + ", ".join(f"{k} {pct(v['recall'])} ({v['clips']})" for k, v in test["by_voice"].items()),
+    lines += ["", "## Per held-out voice (test, clean)", "",
+              "| voice | next_tab | previous_tab | all six commands (clips) | near-miss false accepts |", "|---|---|---|---|---|"]
+    for voice, v in test["by_voice"].items():
+        c = v.get("commands", {})
+        lines.append(f"| {voice} | {pct(c.get('next_tab'))} | {pct(c.get('previous_tab'))} | {pct(v['recall'])} ({v['clips']}) | "
+                     f"{pct(v.get('near_miss_false_accept'))} |")
+    lines += ["", "espeak-ng variants are robotic; flite awb is a statistical-parametric voice of a Scottish speaker; "
+              "Piper joe (if listed) is a neural voice of a US speaker, the closest to a real person available here.",
               "", "Near misses that fired (test, clean): " + (json.dumps(test["near_miss"]["clean"]["by_phrase"]) or "none"),
               "", f"Long test stream: {test['stream']['seconds'] / 60:.1f} min ({json.dumps(test['stream']['content_s'])} seconds by "
               f"content); false triggers: {test['stream']['false_triggers']} {json.dumps(test['stream']['events'])}.",
@@ -216,6 +235,10 @@ def publish(small: bool = False) -> dict:
     train = json.loads((out / "train.json").read_text())
     bundle = out / "bundle" if small else BUNDLE_DIR
     docs = out / "docs" if small else DOCS_DIR
+    if not small:  # one version in the tree: the previous ones live in git history
+        for old in BUNDLE_DIR.parent.iterdir():
+            if old.is_dir() and old != BUNDLE_DIR:
+                shutil.rmtree(old)
     bundle.mkdir(parents=True, exist_ok=True)
     docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / "kws_int8.tflite", bundle / MODEL_FILE)

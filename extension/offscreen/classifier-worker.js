@@ -4,8 +4,9 @@
 // derived from the pretrained model in ../shared). Pictures are prepared the way the host
 // prepares them (host/vision.py): EXIF orientation, no colour management, transparency over
 // white, a centred square of 87.5% of the shorter side resized to 224x224 with Pillow's own
-// bilinear filter (pillow-resize.js), (pixel - 127.5) / 127.5. What can still differ: the JPEG
-// decoder, and big JPEGs, which the host decodes at a reduced scale (Pillow's draft()).
+// bilinear filter (pillow-resize.js), (pixel - 127.5) / 127.5. Chromium's JPEG decoder gives
+// Pillow's pixels exactly; JPEGs over 512 px, which the host decodes at a reduced scale
+// (Pillow's draft()), are reduced the same way approximately (jpeg-draft.js).
 // Answers in the host's classify_image shape: {labels: [{label, index, score}], model, timing_ms}.
 /* global tf */
 'use strict';
@@ -13,7 +14,7 @@
 const VENDOR = new URL('../vendor/', self.location.href).href;
 const MODEL_DIR = new URL('../models/fallback/', self.location.href).href;
 
-importScripts(`${VENDOR}tf.es2017.min.js`, `${VENDOR}tf-backend-wasm.es2017.min.js`, 'pillow-resize.js');
+importScripts(`${VENDOR}tf.es2017.min.js`, `${VENDOR}tf-backend-wasm.es2017.min.js`, 'pillow-resize.js', 'jpeg-draft.js');
 
 let loading = null; // promise of {model, labels, manifest, canvas, context}
 
@@ -62,22 +63,25 @@ function ensureLoaded() {
   return loading;
 }
 
-function base64ToBlob(image) {
+function base64ToBytes(image) {
+  if (typeof Uint8Array.fromBase64 === 'function') return Uint8Array.fromBase64(image);
   const binary = atob(image);
   const bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i += 1) bytes[i] = binary.charCodeAt(i);
-  return new Blob([bytes]);
+  return bytes;
 }
 
 // -> Float32Array of size*size*3 in [-1, 1]
-function pixels({ manifest }, bitmap) {
+function pixels({ manifest }, bitmap, bytes) {
   const { size, mean, std, crop_fraction: crop } = manifest.input;
-  const { width, height } = bitmap;
-  const context = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+  const context = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d', { willReadFrequently: true });
   context.fillStyle = '#fff';
-  context.fillRect(0, 0, width, height);
+  context.fillRect(0, 0, bitmap.width, bitmap.height);
   context.drawImage(bitmap, 0, 0);
-  const rgba = context.getImageData(0, 0, width, height).data;
+  const decoded = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+  // host/vision.py draft_size: the smallest decode that still covers the crop at full resolution
+  const minSide = Math.ceil(size / crop);
+  const { rgba, width, height } = self.jpegDraft(bytes, decoded, bitmap.width, bitmap.height, [minSide, minSide]);
   const side = Math.max(1, Math.min(width, height) * crop);
   const left = (width - side) / 2;
   const top = (height - side) / 2;
@@ -92,15 +96,16 @@ async function classify(image, topK = 5) {
   const loaded = await ensureLoaded();
   const { model, labels, manifest } = loaded;
   const t0 = performance.now();
+  const bytes = base64ToBytes(image);
   let bitmap;
   try {
     // Pillow ignores embedded colour profiles; so must we, to see the same pixels.
-    bitmap = await createImageBitmap(base64ToBlob(image), { colorSpaceConversion: 'none' });
+    bitmap = await createImageBitmap(new Blob([bytes]), { colorSpaceConversion: 'none' });
   } catch (error) {
     throw new ModelError('not_an_image', error.message);
   }
   const t1 = performance.now();
-  const input = pixels(loaded, bitmap);
+  const input = pixels(loaded, bitmap, bytes);
   bitmap.close();
   const { size } = manifest.input;
   const t2 = performance.now();

@@ -185,3 +185,43 @@ def test_websocket_host_down_then_started(fresh_browser, servers, e2e_home, defa
     finally:
         server.terminate()
         server.wait(10)
+
+
+PREPARE_JS = """async ([url, minSide, size, crop]) => {
+  const blob = await (await fetch(url)).blob();
+  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none' });
+  const context = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d', { willReadFrequently: true });
+  context.drawImage(bitmap, 0, 0);
+  const decoded = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+  const { rgba, width, height } = self.jpegDraft(new Uint8Array(await blob.arrayBuffer()), decoded,
+                                                 bitmap.width, bitmap.height, [minSide, minSide]);
+  const side = Math.max(1, Math.min(width, height) * crop);
+  const left = (width - side) / 2, top = (height - side) / 2;
+  return Array.from(self.pillowResizeBilinear(rgba, width, height, [left, top, left + side, top + side], size, size));
+}"""
+
+
+@pytest.mark.parametrize(("name", "exact"), [(PHOTOS["fallback"], True), ("n02219486_ant.JPEG", False)],
+                         ids=["500px-exact", "799px-drafted"])
+def test_browser_prepares_pictures_like_the_host(fresh_browser, servers, name, exact):
+    """The worker's preprocessing (offscreen/pillow-resize.js, jpeg-draft.js) against the host's
+    (host/vision.py): the same 224x224 pixels; for JPEGs the host decodes at a reduced scale,
+    within a fraction of a level on average."""
+    import numpy as np
+
+    from host.vision import decode_image, draft_size, resize_for_model
+
+    if not (servers.root / name).exists():
+        (servers.root / name).symlink_to(SAMPLES / name)
+    browser, _ = fresh_browser()
+    page = browser.open(f"{EXTENSION_URL}/options/options.html")
+    for script in ("pillow-resize.js", "jpeg-draft.js"):
+        page.add_script_tag(url=f"{EXTENSION_URL}/offscreen/{script}")
+    got = np.array(page.evaluate(PREPARE_JS, [f"{servers.a}/{name}", 256, 224, 0.875]), np.int16).reshape(224, 224, 3)
+    data = (SAMPLES / name).read_bytes()
+    host = np.asarray(resize_for_model(decode_image(data, draft_size(224, 224, "center_crop", 0.875)), 224, 224), np.int16)
+    difference = np.abs(got - host)
+    if exact:
+        assert difference.max() == 0
+    else:
+        assert difference.mean() < 1.0 and difference.max() <= 32, (difference.mean(), difference.max())

@@ -82,6 +82,9 @@ globalThis.STRINGS = Object.freeze({
   optionsTestOk: 'Connected to helper version {version}.',
   optionsBadPort: 'The port must be a whole number between 1024 and 65535.',
   optionsNeedToken: 'Paste the token printed by “tabsense token”.',
+  optionsVoice: 'Voice commands TabSense acts on',
+  optionsVoiceWhy: 'Each command you turn on is one more phrase that could be misheard while you talk. “Next tab” and “previous tab” are on by default.',
+  optionsNeedCommand: 'Choose at least one voice command.',
 
   // Commands people are told to run. {python} depends on the operating system.
   installCommand: '{python} install_host.py',

@@ -214,6 +214,8 @@ class Capabilities:
                 log.info("dropped audio stream %r to make room for %r", stale, stream)
             spotter, settings = self._spotter(params)
             detector = session.streams[stream] = StreamDetector(spotter, settings, rate)
+        elif "commands" in params:  # the user changed the enabled commands while listening
+            detector.enable(_commands(params["commands"], detector.spotter.command_index))
         session.streams.move_to_end(stream)
         for found in detector.feed(audio):
             session.emit(event("command", stream=stream, **found))

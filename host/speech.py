@@ -134,8 +134,13 @@ class StreamDetector:
         self._latched: set[str] = set()  # commands that fired and have not fallen below threshold
         self.peak_probabilities: np.ndarray | None = None
         self._peak_score = -1.0
-        wanted = settings.commands
-        self._enabled = [(c, i) for c, i in spotter.command_index.items() if wanted is None or c in wanted]
+        self.enable(settings.commands)
+
+    def enable(self, commands) -> None:
+        """Only `commands` may fire from now on (None: all); the stream itself goes on."""
+        if commands is not None:
+            self.settings = self.settings.only(commands)
+        self._enabled = [(c, i) for c, i in self.spotter.command_index.items() if commands is None or c in commands]
 
     @property
     def time_s(self) -> float:

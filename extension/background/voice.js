@@ -174,8 +174,10 @@ function captureStarted({ stream, sampleRate }) {
     stats: { chunks: 0, transitMs: [], hostMs: [], hostTimeS: 0, savedAt: 0 },
   };
   const started = capture;
-  getSettings().then(({ requestTimeoutMs }) => {
+  // Chunks wait for the settings: the host must know from the first chunk which commands may act.
+  started.ready = getSettings().then(({ requestTimeoutMs, voiceCommands }) => {
     started.timeoutMs = requestTimeoutMs;
+    started.commands = voiceCommands;
   });
   getVoice().then(({ listening }) => {
     if (!listening && capture === started) stopListening(); // stopped while the document started
@@ -201,9 +203,14 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
   const { stats } = stream;
   stats.chunks += 1;
   remember(stats.transitMs, receivedAt - capturedAt);
-  const sentAt = performance.now();
-  sendInOrder('audio_chunk', { stream: stream.id, audio, sample_rate: stream.rate }, stream.timeoutMs)
-    .then((result) => {
+  // Callbacks on the one settings promise run in the order they were added: chunks stay in order.
+  stream.ready
+    .then(() => {
+      const sentAt = performance.now();
+      const params = { stream: stream.id, audio, sample_rate: stream.rate, commands: stream.commands };
+      return sendInOrder('audio_chunk', params, stream.timeoutMs).then((result) => ({ result, sentAt }));
+    })
+    .then(({ result, sentAt }) => {
       remember(stats.hostMs, performance.now() - sentAt);
       stats.hostTimeS = result.time_s;
       saveStatsSometimes(stream);
@@ -214,6 +221,11 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
       stopListening(toTabSenseError(error));
     });
 }
+
+// The options page changed the enabled commands: the next chunk tells the host.
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === 'local' && changes.voiceCommands && capture) capture.commands = changes.voiceCommands.newValue;
+});
 
 function saveStatsSometimes(stream) {
   const now = Date.now();

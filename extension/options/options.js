@@ -1,5 +1,6 @@
 // Options: which transport to use (native messaging by default, or a WebSocket host the
-// user started) with its port and token. Saved to chrome.storage.local; the worker reconnects.
+// user started) with its port and token, and which voice commands may act. Saved to
+// chrome.storage.local; the worker reconnects, and a listening stream picks up the commands.
 import { DEFAULT_SETTINGS, getSettings } from '../background/settings.js';
 
 const { STRINGS, formatString } = globalThis;
@@ -37,7 +38,24 @@ function readForm() {
       return null;
     }
   }
-  return { transport, wsPort: wsPort || DEFAULT_SETTINGS.wsPort, wsToken };
+  const voiceCommands = [...form.querySelectorAll('input[name="command"]:checked')].map((box) => box.value);
+  if (!voiceCommands.length) {
+    say(STRINGS.optionsNeedCommand, 'error');
+    return null;
+  }
+  return { transport, wsPort: wsPort || DEFAULT_SETTINGS.wsPort, wsToken, voiceCommands };
+}
+
+// One checkbox per command, labelled with the phrase to say.
+function showCommands(enabled) {
+  for (const [command, phrase] of Object.entries(STRINGS.commandPhrases)) {
+    const label = document.createElement('label');
+    label.className = 'choice';
+    const box = Object.assign(document.createElement('input'), { type: 'checkbox', name: 'command', value: command });
+    box.checked = enabled.includes(command);
+    label.append(box, ` “${phrase}”`);
+    $('voice-commands').append(label);
+  }
 }
 
 async function save() {
@@ -70,4 +88,5 @@ const settings = await getSettings();
 form.elements.transport.value = settings.transport;
 $('port').value = settings.wsPort;
 $('token').value = settings.wsToken;
+showCommands(settings.voiceCommands);
 showWebSocketFields();

@@ -101,11 +101,13 @@ def _valid_id(value) -> bool:
     return isinstance(value, str) and len(value) <= MAX_ID_LENGTH
 
 
-def parse_request(payload: bytes | str) -> Request:
-    """Turn one frame into a `Request`, or raise a `ProtocolError` carrying the id if known."""
+def parse_request(payload: bytes | bytearray | memoryview | str) -> Request:
+    """Turn one frame into a `Request`, or raise a `ProtocolError` carrying the id if known.
+
+    Frames are UTF-8 only (json.loads would also guess UTF-16/32 from raw bytes)."""
     try:
-        if isinstance(payload, bytes):
-            payload = payload.decode("utf-8")
+        if not isinstance(payload, str):
+            payload = str(payload, "utf-8")
         message = json.loads(payload)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidJSON() from exc

@@ -62,7 +62,8 @@ def decode_image(data: bytes, min_size: tuple[int, int] | None = None) -> Image.
             if min_size and image.format == "JPEG":
                 image.draft("RGB", min_size)
             image.load()
-            image = ImageOps.exif_transpose(image)
+            # In place: the returned copy of an upright picture cost ~0.4 ms per request.
+            ImageOps.exif_transpose(image, in_place=True)
             return to_rgb(image)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageTooLarge("The image has too many pixels to classify safely.") from exc
@@ -168,7 +169,7 @@ def to_input_array(image: Image.Image, input_spec: dict, quantization: tuple[flo
     std = float(input_spec.get("std", 1.0))
     dtype = np.dtype(input_spec["dtype"])
     if dtype.kind == "f":
-        return ((pixels.astype(np.float32) - mean) / std)[np.newaxis].astype(dtype)
+        return ((pixels.astype(np.float32) - mean) / std)[np.newaxis].astype(dtype, copy=False)
     scale, zero_point = quantization or (0.0, 0)
     if not scale:
         # An integer input without quantization parameters takes raw pixels.

@@ -1,29 +1,39 @@
 """Native messaging over stdin/stdout, as Chrome starts the host.
 
-Reading happens on a thread (portable to pipes, files and Windows consoles), frames are
-dispatched concurrently on an asyncio loop, and one writer thread puts whole frames on
-stdout in completion order. At end of input the host answers what is in flight, then
-exits 0.
+One reader thread reads each frame with a single `readinto` of its announced length
+(portable to pipes, files and Windows consoles) and hands it to the dispatcher: `ping`
+is answered right there, a classification goes to a worker thread, which writes its
+answer to stdout itself. That is one thread hand-off per request; before, a request
+crossed four (reader -> event loop -> worker -> event loop -> writer), each costing a
+wake-up that a busy machine can delay by milliseconds.
+
+Frames never interleave: every write of a whole frame holds one lock. The reader thread
+never writes to stdout (its answers go through a small writer thread), so a browser that
+is slow to read our answers can never stop us from reading its requests. At end of input
+the host answers what is in flight, then exits 0.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import queue
 import sys
 import threading
+from concurrent.futures import wait
 from typing import BinaryIO
 
 from ..capabilities import Session
+from ..constants import MAX_INBOUND_FRAME
 from ..dispatcher import Dispatcher
 from ..errors import FrameTooLarge
-from ..protocol import FrameDecoder, encode_frame, encode_message, error_response
+from ..protocol import HEADER, FrameDecoder, encode_frame, encode_message, error_response
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 1 << 16
+PIPE_SIZE = 1 << 20  # /proc/sys/fs/pipe-max-size, the most an unprivileged process may ask
+F_SETPIPE_SZ, F_GETPIPE_SZ = 1031, 1032  # Linux fcntl commands (fcntl exposes them from 3.10 on Linux)
 DRAIN_TIMEOUT_S = 30.0
 _EOF = object()
 
@@ -47,22 +57,33 @@ def claim_stdout() -> BinaryIO:
 
 
 class FrameWriter:
-    """Writes whole frames from a single thread, so frames never interleave."""
+    """Puts whole frames on `out`, one at a time (a lock), so frames never interleave.
 
-    def __init__(self, out: BinaryIO):
+    `send()` writes on the calling thread (a worker: no hand-off), except on the thread
+    named by `queue_from` (the reader), whose frames a writer thread puts out instead, so
+    that thread never blocks on a full pipe.
+    """
+
+    def __init__(self, out: BinaryIO, queue_from: threading.Thread | None = None):
         self._out = out
+        self._lock = threading.Lock()
+        self.queue_from = queue_from
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="tabsense-writer", daemon=True)
         self.broken = threading.Event()
         self._thread.start()
 
     def send(self, payload: bytes) -> None:
-        self._queue.put(encode_frame(payload))
+        if self.queue_from is not None and threading.current_thread() is self.queue_from:
+            self._queue.put(payload)
+        else:
+            self._write(payload)
 
-    def _run(self) -> None:
-        while (frame := self._queue.get()) is not _EOF:
+    def _write(self, payload: bytes) -> None:
+        frame = encode_frame(payload)
+        with self._lock:
             if self.broken.is_set():
-                continue
+                return
             try:
                 self._out.write(frame)
                 self._out.flush()
@@ -70,57 +91,89 @@ class FrameWriter:
                 log.warning("stdout closed; the browser went away")
                 self.broken.set()
 
+    def _run(self) -> None:
+        while (payload := self._queue.get()) is not _EOF:
+            self._write(payload)
+
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(_EOF)
         self._thread.join(timeout)
 
 
-def _read_frames(source: BinaryIO, loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue) -> None:
-    """Reader thread: bytes -> frames -> the loop's inbox; ends with _EOF or an error."""
-    decoder = FrameDecoder()
+def _read_exactly(readinto, view: memoryview) -> int:
+    """Fill `view` from the stream; the number of bytes read (short only at end of input)."""
+    done = 0
+    while done < len(view):
+        count = readinto(view[done:])
+        if not count:
+            break
+        done += count
+    return done
+
+
+def iter_frames_from(source: BinaryIO, max_frame: int = MAX_INBOUND_FRAME):
+    """Frames from a byte stream until it ends; raises `FrameTooLarge` on a bad length.
+
+    Each frame costs one read of its header and one `readinto` of exactly its announced
+    length into a fresh buffer (no chunking, no re-copying). Streams without `readinto`
+    go through the incremental `FrameDecoder` instead.
+    """
+    readinto = getattr(source, "readinto", None)
+    if readinto is None:
+        yield from _iter_frames_chunked(source, max_frame)
+        return
+    header = bytearray(HEADER.size)
+    header_view = memoryview(header)
+    while True:
+        got = _read_exactly(readinto, header_view)
+        if got < HEADER.size:
+            if got:
+                log.warning("input ended inside a message (%d bytes pending)", got)
+            return
+        (length,) = HEADER.unpack(header)
+        if length > max_frame:
+            raise FrameTooLarge(
+                f"A message of {length:,} bytes is larger than the host accepts ({max_frame:,} bytes)."
+            )
+        frame = bytearray(length)
+        got = _read_exactly(readinto, memoryview(frame))
+        if got < length:
+            log.warning("input ended inside a message (%d bytes pending)", HEADER.size + got)
+            return
+        yield frame
+
+
+def _iter_frames_chunked(source: BinaryIO, max_frame: int):
+    decoder = FrameDecoder(max_frame)
     read = getattr(source, "read1", source.read)
-    try:
-        while chunk := read(READ_CHUNK):
-            for frame in decoder.feed(chunk):
-                loop.call_soon_threadsafe(inbox.put_nowait, frame)
-            if decoder.error is not None:
-                raise decoder.error
-        if not decoder.at_boundary:
-            log.warning("input ended inside a message (%d bytes pending)", decoder.pending)
-    except FrameTooLarge as exc:
-        loop.call_soon_threadsafe(inbox.put_nowait, exc)
-    except (OSError, ValueError) as exc:
-        log.warning("reading stdin failed: %s", exc)
-    loop.call_soon_threadsafe(inbox.put_nowait, _EOF)
+    while chunk := read(READ_CHUNK):
+        yield from decoder.feed(chunk)
+        if decoder.error is not None:
+            raise decoder.error
+    if not decoder.at_boundary:
+        log.warning("input ended inside a message (%d bytes pending)", decoder.pending)
 
 
-async def serve(source: BinaryIO, out: BinaryIO, dispatcher: Dispatcher) -> int:
-    loop = asyncio.get_running_loop()
-    inbox: asyncio.Queue = asyncio.Queue()
-    writer = FrameWriter(out)
-    reader = threading.Thread(target=_read_frames, args=(source, loop, inbox), name="tabsense-reader", daemon=True)
-    reader.start()
-    in_flight: set[asyncio.Task] = set()
+def serve_thread(source: BinaryIO, out: BinaryIO, dispatcher: Dispatcher) -> int:
+    """Read and dispatch frames on the calling thread until end of input; exit code."""
+    writer = FrameWriter(out, queue_from=threading.current_thread())
     # One browser port = one session; host events (voice commands) share the writer.
     session = Session(emit=lambda message: writer.send(encode_message(message)))
-
-    async def answer(frame: bytes) -> None:
-        writer.send(await dispatcher.handle(frame, session))
-
+    in_flight: set = set()
     fatal: FrameTooLarge | None = None
-    while True:
-        item = await inbox.get()
-        if item is _EOF:
-            break
-        if isinstance(item, FrameTooLarge):
-            fatal = item
-            break
-        task = asyncio.create_task(answer(item))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-
-    if in_flight:
-        await asyncio.wait(in_flight, timeout=DRAIN_TIMEOUT_S)
+    try:
+        for frame in iter_frames_from(source):
+            future = dispatcher.submit(frame, session, writer.send)
+            if future is not None:
+                in_flight.add(future)
+                future.add_done_callback(in_flight.discard)
+    except FrameTooLarge as exc:
+        fatal = exc
+    except (OSError, ValueError) as exc:
+        log.warning("reading stdin failed: %s", exc)
+    pending = list(in_flight)
+    if pending:
+        wait(pending, timeout=DRAIN_TIMEOUT_S)
     if fatal is not None:
         # The stream cannot be resynchronised: answer what came before, say why, close.
         log.error("closing: %s", fatal.message)
@@ -129,10 +182,32 @@ async def serve(source: BinaryIO, out: BinaryIO, dispatcher: Dispatcher) -> int:
     return 0
 
 
+def widen_pipe(fd: int, size: int = PIPE_SIZE) -> int | None:
+    """Linux: grow the pipe on `fd` to `size` bytes; its new size, or None (not a pipe, or
+    not Linux). With the default 64 KiB, the browser's write of a 133 KB picture request
+    stalls until our reader drains the pipe, three times over, and each of those wake-ups
+    can wait for a CPU on a busy machine; with 1 MiB it is written and read in one go."""
+    try:
+        import fcntl
+        import stat
+
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return None
+        current = fcntl.fcntl(fd, F_GETPIPE_SZ)
+        if current >= size:
+            return current
+        return fcntl.fcntl(fd, F_SETPIPE_SZ, size)
+    except (ImportError, OSError, ValueError):
+        return None  # a lower limit (/proc/sys/fs/pipe-max-size) or another platform: keep the default
+
+
 def run(dispatcher: Dispatcher) -> int:
     out = claim_stdout()
+    size = widen_pipe(sys.stdin.fileno())
+    if size:
+        log.debug("stdin pipe: %d bytes", size)
     try:
-        return asyncio.run(serve(sys.stdin.buffer, out, dispatcher))
+        return serve_thread(sys.stdin.buffer, out, dispatcher)
     except KeyboardInterrupt:
         return 0
     finally:

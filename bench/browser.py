@@ -10,7 +10,10 @@ pictures and the same MobileNet (v1 0.75 224, float32 by default):
 3. tfjs-wasm: the lab's TF.js graph model in an extension page (extension/bench/), wasm
    backend, single-threaded (SIMD);
 4. tfjs-cpu: the same page, TF.js pure-JS cpu backend;
-5. fallback: the extension itself with no helper app installed, click -> label through its
+5. native-int8: the native path with the host serving the lab's blessed full-integer variant
+   of the same network (`MODEL_int8`), when it is registered: what the product serves. The
+   issue's same-precision comparison stays `native` (float32, the weights TF.js runs);
+6. fallback: the extension itself with no helper app installed, click -> label through its
    in-browser model (offscreen document, TF.js wasm in a worker, float16 weights; built by
    `tabsense-models export-fallback`), measured like the host paths.
 
@@ -59,7 +62,7 @@ BASE_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--no-default-browser-check", "--disable-dev-shm-usage",
 ]
-PATHS = ("native", "websocket", "tfjs-wasm", "tfjs-cpu", "fallback")
+PATHS = ("native", "native-int8", "websocket", "tfjs-wasm", "tfjs-cpu", "fallback")
 TARGET_PATHS = ("native", "tfjs-wasm", "tfjs-cpu")  # what the issue's targets compare
 EXTRA_WARMUP = 2  # warm runs after the cold one that are not counted
 # Idle time before every timed run, on every path: people do not click again within a
@@ -69,12 +72,28 @@ EXTRA_WARMUP = 2  # warm runs after the cold one that are not counted
 gap_ms = 100
 
 
-def default_paths() -> tuple[str, ...]:
-    """Every path, but the extension's fallback only when its model has been generated."""
-    if (FALLBACK_MODEL / "fallback.json").is_file():
-        return PATHS
-    print(f"bench.browser: skipping the fallback path: its model is not built ({FALLBACK_BUILD})", file=sys.stderr)
-    return tuple(p for p in PATHS if p != "fallback")
+def int8_variant(model: str) -> str:
+    return f"{model}_int8"
+
+
+def registered_models(home: Path) -> dict[str, dict]:
+    try:
+        return {m["name"]: m for m in json.loads((home / "registry.json").read_text()).get("models", [])}
+    except (OSError, ValueError):
+        return {}
+
+
+def default_paths(home: Path | None = None, model: str = DEFAULT_MODEL) -> tuple[str, ...]:
+    """Every path, but the extension's fallback only when its model has been generated, and
+    native-int8 only when `home` (default: the usual data home) registers MODEL_int8."""
+    skip = set()
+    if not (FALLBACK_MODEL / "fallback.json").is_file():
+        print(f"bench.browser: skipping the fallback path: its model is not built ({FALLBACK_BUILD})", file=sys.stderr)
+        skip.add("fallback")
+    if int8_variant(model) not in registered_models(home or source_home()):
+        print(f"bench.browser: skipping the native-int8 path: {int8_variant(model)} is not registered", file=sys.stderr)
+        skip.add("native-int8")
+    return tuple(p for p in PATHS if p not in skip)
 
 
 class BenchError(SystemExit):
@@ -335,12 +354,14 @@ def percentiles(values: list[float]) -> dict:
 
 
 def run_host_path(playwright, kind: str, ext: Path, work: Path, site: Site, warm_image: Path,
-                  samples: list[Path], runs: int, ws: dict | None) -> dict:
-    profile = work / f"profile-{kind}"
+                  samples: list[Path], runs: int, ws: dict | None, home: Path | None = None,
+                  name: str | None = None) -> dict:
+    """`home`: the TABSENSE_HOME the native host runs with (default work/home); `name`: the row."""
+    profile = work / f"profile-{name or kind}"
     profile.mkdir()
     if kind == "native":
         result = subprocess.run([sys.executable, str(REPO / "install_host.py"), "--user-data-dir", str(profile)],
-                                env=python_env(work / "home"), capture_output=True, text=True, timeout=120)
+                                env=python_env(home or work / "home"), capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
             raise BenchError(f"install_host.py failed:\n{result.stdout}{result.stderr}")
     launched = time.perf_counter()
@@ -469,6 +490,10 @@ def targets(report: dict) -> dict:
         "target_10x_vs_cpu_met": p["tfjs-cpu"]["warm_ms"]["p50"] >= 10 * native["warm_ms"]["p50"],
         "target_2x_vs_wasm_met": p["tfjs-wasm"]["warm_ms"]["p50"] >= 2 * native["warm_ms"]["p50"],
         "cold_faster_than_both_met": native["cold_ms"] < min(p["tfjs-cpu"]["cold_ms"], p["tfjs-wasm"]["cold_ms"]),
+        **({
+            "int8_host_warm_p50_speedup_vs_tfjs_wasm": round(p["tfjs-wasm"]["warm_ms"]["p50"] / p["native-int8"]["warm_ms"]["p50"], 2),
+            "int8_host_target_2x_vs_wasm_met": p["tfjs-wasm"]["warm_ms"]["p50"] >= 2 * p["native-int8"]["warm_ms"]["p50"],
+        } if "native-int8" in p else {}),
     }
 
 
@@ -480,8 +505,14 @@ def _mem(path: dict, kinds: tuple[str, ...]) -> str:
 def markdown(report: dict) -> str:
     lines = [
         f"# Browser benchmark: TabSense host vs TF.js ({report['model']})",
-        *([f"", f"The host serves `{report['host_model']}` (TF.js and the fallback run `{report['model']}`)."]
-          if report.get("host_model", report["model"]) != report["model"] else []),
+        "",
+        f"Which model each row runs: `native` and `websocket`: the host serving `{report.get('host_model', report['model'])}`"
+        + (" (float32: the same weights and precision as TF.js, the issue's comparison)"
+           if report.get("host_model", report["model"]) == report["model"] else f" (TF.js runs `{report['model']}`)")
+        + "; " + (f"`native-int8`: the host serving `{report['int8_model']}`, the model lab's blessed full-integer "
+                  "variant of the same network (what the product serves; informative); " if report.get("int8_model") else "")
+        + f"`tfjs-*`: `{report['model']}` float32 in TF.js; `fallback`: the extension's own `{report['model']}` "
+          "with float16 weights.",
         "",
         f"Regenerate: `{report['command']}`",
         "",
@@ -512,13 +543,18 @@ def markdown(report: dict) -> str:
             f"({'met' if t['target_2x_vs_wasm_met'] else 'NOT met'})",
             f"- cold first result faster than both: **{'met' if t['cold_faster_than_both_met'] else 'NOT met'}**",
         ]
-    for name in ("native", "websocket"):
+        if "int8_host_warm_p50_speedup_vs_tfjs_wasm" in t:
+            lines.append(
+                f"- informative, the host serving the int8 variant (`native-int8` row) against the same TF.js wasm "
+                f"(float32): **{t['int8_host_warm_p50_speedup_vs_tfjs_wasm']}x** "
+                f"({'>= 2x' if t['int8_host_target_2x_vs_wasm_met'] else 'under 2x'})")
+    for name in ("native", "native-int8", "websocket"):
         path = report["paths"].get(name)
         if path and path.get("host_timing_total_ms"):
             lines.append(f"\n{name}: of the warm p50 {path['warm_ms']['p50']:.1f} ms, the host's own handling "
                          f"(`timing_ms.total`: decode, preprocess, inference) is p50 {path['host_timing_total_ms']['p50']:.1f} ms; "
                          "the rest is the extension (fetching the picture, base64, the transport, drawing the label).")
-    for name in ("native", "websocket", "fallback"):
+    for name in ("native", "native-int8", "websocket", "fallback"):
         stages = (report["paths"].get(name) or {}).get("warm_stages_ms_since_click")
         if stages:
             steps = ", ".join(f"{step} {value['p50']:.1f}" for step, value in stages.items())
@@ -605,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
     gap_ms = args.gap_ms
-    paths = [p for p in args.paths.split(",") if p] if args.paths else list(default_paths())
+    paths = [p for p in args.paths.split(",") if p] if args.paths else list(default_paths(args.home, args.model))
     unknown = set(paths) - set(PATHS)
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
@@ -629,6 +665,7 @@ def main(argv: list[str] | None = None) -> int:
     site = None
     try:
         home = make_home(home_src, args.host_model or args.model, work / "home")
+        int8_home = make_home(home_src, int8_variant(args.model), work / "home-int8") if "native-int8" in paths else None
         labels = labels_of(home, args.model)
         ext = copy_extension(work / "extension", tfjs_dir) if (tfjs_dir / "model.json").exists() \
             else copy_extension_without_model(work / "extension")
@@ -637,7 +674,8 @@ def main(argv: list[str] | None = None) -> int:
         site = Site(work / "site", [warm_image, *samples])
         tfjs_version = None  # read from the page (tf.version.tfjs)
         report = {
-            "model": args.model, "host_model": args.host_model or args.model, "created": time.strftime("%Y-%m-%d %H:%M %Z"),
+            "model": args.model, "host_model": args.host_model or args.model,
+            "int8_model": int8_variant(args.model) if int8_home else None, "created": time.strftime("%Y-%m-%d %H:%M %Z"),
             "command": ".venv/bin/python -m bench.browser" + (f" {' '.join(argv or sys.argv[1:])}" if (argv or sys.argv[1:]) else ""),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
             "chromium": chromium_version(), "tfjs_version": tfjs_version, "warm_runs": args.runs, "gap_ms": gap_ms,
@@ -650,6 +688,9 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.monotonic()
                 if name in ("native", "fallback"):
                     result = run_host_path(playwright, name, ext, work, site, warm_image, samples, args.runs, None)
+                elif name == "native-int8":
+                    result = run_host_path(playwright, "native", ext, work, site, warm_image, samples, args.runs, None,
+                                           home=int8_home, name=name)
                 elif name == "websocket":
                     ws_server, ws = start_ws_server(home)
                     result = run_host_path(playwright, "websocket", ext, work, site, warm_image, samples, args.runs, ws)

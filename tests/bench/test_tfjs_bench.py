@@ -49,7 +49,7 @@ def test_browser_benchmark_reduced_run(tmp_path):
                          "--out", str(tmp_path)]) == 0
 
     report = json.loads((tmp_path / "browser.json").read_text())
-    assert list(report["paths"]) == list(browser.default_paths())
+    assert list(report["paths"]) == list(browser.default_paths(home))
     for name, path in report["paths"].items():
         assert path["cold_ms"] > 0, name
         assert path["warm_ms"]["n"] == 3 and 0 < path["warm_ms"]["p50"] <= path["warm_ms"]["p95"], name
@@ -60,10 +60,10 @@ def test_browser_benchmark_reduced_run(tmp_path):
     assert report["paths"]["tfjs-wasm"]["setup"]["backend"] == "wasm"
     assert report["paths"]["tfjs-cpu"]["setup"]["backend"] == "cpu"
     # Same network, same preprocessing (up to the resize filter): the top-1 should agree.
-    for name in ("websocket", "tfjs-wasm", "tfjs-cpu", "fallback"):
+    for name in ("native-int8", "websocket", "tfjs-wasm", "tfjs-cpu", "fallback"):
         if name in report["paths"]:
             assert report["paths"][name]["top1_agreement_with_native"]["same"] >= 2, name
-    for name in ("native", "fallback"):  # where a warm click's time goes, from the extension's own marks
+    for name in ("native", "native-int8", "fallback"):  # where a warm click's time goes, from the extension's own marks
         if name in report["paths"]:
             assert report["paths"][name]["warm_stages_ms_since_click"]["answered"]["p50"] > 0, name
     assert set(report["targets"]) >= {"warm_p50_speedup_vs_tfjs_cpu", "warm_p50_speedup_vs_tfjs_wasm"}

@@ -164,3 +164,30 @@ def test_dispatcher(dispatcher, payload):
     if not answer["ok"]:
         assert answer["error"]["code"] != "internal_error", answer
         assert answer["error"]["message"]
+
+
+@FUZZ
+@given(st.lists(requests(), max_size=6), st.binary(max_size=12))
+def test_native_stream(dispatcher, payloads, tail):
+    """Whole native-messaging streams through the real transport loop (`stdio.serve_thread`):
+    every complete frame is answered once, a bad length gets one closing error, and stdout
+    holds nothing but whole frames."""
+    from host.protocol import encode_frame
+    from host.transports import stdio
+
+    stream = b"".join(encode_frame(p) for p in payloads) + tail
+    decoder = FrameDecoder()
+    try:
+        expected, closing = len(decoder.feed(stream)), decoder.error is not None
+    except FrameTooLarge:
+        expected, closing = 0, True
+    out = io.BytesIO()
+    assert stdio.serve_thread(io.BytesIO(stream), out, dispatcher) == 0
+    check = FrameDecoder()
+    answers = [json.loads(f) for f in check.feed(out.getvalue())]
+    assert check.at_boundary, "stdout holds bytes that are not whole frames"
+    assert len(answers) == expected + closing
+    if closing:
+        assert answers[-1]["error"]["code"] == "message_too_large"
+    for answer in answers:
+        assert answer.get("ok") or answer["error"]["code"] != "internal_error", answer

@@ -11,7 +11,8 @@ benchmark), and prints p50/p95 of:
   reader thread, the event loop, the worker-thread hop, JSON and base64, the writer).
 
 `--stages` also times, in this process, each step of the request path on the same picture
-(JSON parse, base64, JPEG decode, resize, image checks, LiteRT, top-k, JSON encode).
+(JSON parse, base64, JPEG decode, resize, image checks, LiteRT, top-k, JSON encode), with
+the same idle gap before each request.
 
     .venv/bin/python -m bench.host_roundtrip [--model NAME] [--runs 200] [--gap-ms 100]
 """
@@ -100,7 +101,7 @@ def roundtrips(home: Path, image: Path, runs: int, warmup: int, gap_ms: float, t
             "host_infer_ms": percentiles(infer), "frame_bytes": len(frame), "exit_code": proc.returncode}
 
 
-def stages(home: Path, image: Path, runs: int, warmup: int, threads: int) -> dict:
+def stages(home: Path, image: Path, runs: int, warmup: int, threads: int, gap_ms: float = 0) -> dict:
     """Each step of the request path, timed in this process on the same picture."""
     import numpy as np
 
@@ -128,6 +129,7 @@ def stages(home: Path, image: Path, runs: int, warmup: int, threads: int) -> dic
     size = draft_size(classifier.width, classifier.height, classifier.resize, classifier.crop_fraction)
     quantization = classifier.input_details.get("quantization") or None
     for i in range(warmup + runs):
+        time.sleep(gap_ms / 1000)
         request = timed("json parse", parse_request, body)
         data = timed("base64 decode", decode_base64, request.params["image"])
         picture = timed("decode (draft)", decode_image, data, size)
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.stages:
             from host.native import thread_count
 
-            report["stages_ms"] = stages(home, image, args.runs, args.warmup, thread_count(args.threads))
+            report["stages_ms"] = stages(home, image, args.runs, args.warmup, thread_count(args.threads), args.gap_ms)
     print(f"host from {args.host_root}: {args.model}, {image.name} ({report['image_bytes']:,} bytes, frame {report['frame_bytes']:,} bytes), "
           f"{args.runs} requests after {args.warmup} warm-up, {args.gap_ms:g} ms idle before each, "
           f"load average {report['load_average'][0]:.1f}")
@@ -178,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                       ("host_infer_ms", "host inference")):
         print(f"  {name:32s} p50 {report[key]['p50']:7.2f}  p95 {report[key]['p95']:7.2f} ms")
     if "stages_ms" in report:
-        print("in-process steps (p50 / p95 ms):")
+        print(f"in-process steps, {args.gap_ms:g} ms idle before each request (p50 / p95 ms):")
         for name, value in report["stages_ms"].items():
             print(f"  {name:32s} {value['p50']:7.3f} / {value['p95']:7.3f}")
     if args.json:

@@ -21,9 +21,10 @@ from host.capabilities import Capabilities, Session
 from host.errors import TabSenseError
 from host.protocol import FrameDecoder, encode_frame
 from host.store import ModelStore
+from models.speech.common import BUNDLE_DIR  # the one bundled version
 
 VOICE = "en-us+m3"
-ENTRY = REPO / "models" / "bundled" / "kws_commands" / "1" / "entry.json"
+ENTRY = BUNDLE_DIR / "entry.json"
 
 
 def speak(text: str, folder: Path, rate: int) -> bytes:
@@ -96,6 +97,11 @@ def test_a_stream_hears_only_the_commands_it_enabled(voice, clips):
             voice.audio_chunk({"stream": name, "commands": commands, "sample_rate": 44100,
                                "audio": base64.b64encode(pcm[start: start + chunk]).decode()}, session)
     assert [(e["command"], e["stream"]) for e in events] == [("next_tab", "next-only")]
+    events.clear()  # the list can change mid-stream: the next phrase on "prev-only" is heard once enabled
+    for start in range(0, len(pcm), chunk):
+        voice.audio_chunk({"stream": "prev-only", "commands": ["next_tab"], "sample_rate": 44100,
+                           "audio": base64.b64encode(pcm[start: start + chunk]).decode()}, session)
+    assert [(e["command"], e["stream"]) for e in events] == [("next_tab", "prev-only")]
     one_shot = {"audio": base64.b64encode(clips["next"]).decode(), "commands": ["previous_tab"]}
     assert voice.recognize_speech(one_shot)["command"] is None
 

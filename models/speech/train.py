@@ -41,8 +41,8 @@ KERNEL = (5, 3)  # time x frequency: the receptive field grows to the whole wind
 DROPOUT = 0.4
 L2 = 1e-4
 FREQ_MASK = 4  # up to this many mel bins masked per training example
-WARP_RANGE = (0.9, 1.1)  # vocal-tract-length-like warping of the mel axis (p = P_WARP)
-P_WARP = 0.5
+WARP_RANGE = (0.85, 1.15)  # vocal-tract-length-like warping of the mel axis (p = P_WARP)
+P_WARP = 0.7
 TILT_MAX, RIPPLE_MAX = 1.0, 0.3  # random spectral tilt / ripple (natural-log units) over the mel bins
 CALIBRATION_WINDOWS = 600
 THREADS = int(os.environ.get("TABSENSE_TRAIN_THREADS", "2"))

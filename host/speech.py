@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ class DetectorSettings:
     def only(self, commands) -> "DetectorSettings":
         """The same settings with only `commands` enabled (a user who turned the others off
         gets no false switches from them)."""
-        return DetectorSettings(dict(self.thresholds), self.smoothing, self.refractory_s, tuple(commands))
+        return replace(self, commands=tuple(commands))
 
 
 class KeywordSpotter:
@@ -138,9 +138,10 @@ class StreamDetector:
 
     def enable(self, commands) -> None:
         """Only `commands` may fire from now on (None: all); the stream itself goes on."""
-        if commands is not None:
-            self.settings = self.settings.only(commands)
-        self._enabled = [(c, i) for c, i in self.spotter.command_index.items() if commands is None or c in commands]
+        wanted = None if commands is None else tuple(commands)
+        if wanted is not None and wanted != self.settings.commands:  # the extension repeats its list every chunk
+            self.settings = self.settings.only(wanted)
+        self._enabled = [(c, i) for c, i in self.spotter.command_index.items() if wanted is None or c in wanted]
 
     @property
     def time_s(self) -> float:

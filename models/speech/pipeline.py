@@ -5,7 +5,7 @@ evaluate (thresholds, PocketSphinx baseline, blessing) -> publish.
     .venv/bin/python -m models.speech all --small           # tiny set, ~1-3 min
     .venv/bin/python -m models.speech generate|train|evaluate|publish [--small] [--seed N]
 
-A full run writes the bundle (models/bundled/kws_commands/1/) and docs/speech/report.*;
+A full run writes the bundle (models/bundled/kws_commands/<version>/, the version in common.py) and docs/speech/report.*;
 a --small run writes only under models/speech/.cache/run-small/.
 """
 

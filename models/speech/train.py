@@ -5,8 +5,8 @@ host computes; per-mel-bin normalisation is a layer INSIDE the model, with stati
 the training set). Model: a small depthwise-separable CNN (DS-CNN) whose receptive field
 spans the whole 1.5 s window, global average pooling, softmax over CLASSES
 (`_silence_`, `_unknown_`, the six commands). Fixed seed, class-balanced weights,
-frequency masking, early stopping on the validation windows (speakers never seen in
-training), best weights restored.
+frequency masking, hard-negative mining rounds (see MINE_AT), the weights of the epoch with
+the lowest loss on the validation windows (speakers never seen in training).
 
 Export: `tf.lite.TFLiteConverter` full-integer int8 (int8 input and output, per-channel
 weights), calibrated on training windows of every class; the int8 model is loaded with
@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import CLASSES, WINDOW_FRAMES, log, run_dir, save_json, setup_logging
+from .common import CLASSES, COMMANDS, WINDOW_FRAMES, log, run_dir, save_json, setup_logging
 
 # ----------------------------------------------------------------------------- constants
 SEED = 1
 MEL = 40
-EPOCHS = {"full": 40, "small": 3}
-PATIENCE = 10
-MIN_EPOCHS = 15  # early stopping only looks after this many epochs (the validation loss is noisy)
+EPOCHS = {"full": 30, "small": 3}
+MIN_EPOCHS = 15  # the best epoch (lowest validation loss) is chosen from here on (the loss is noisy early)
 BATCH = 128
 LEARNING_RATE = 3e-3
 WIDTHS = [(96, 2), (96, 1), (128, 2), (128, 1), (160, 2), (160, 1)]  # (channels, time/freq stride) per DS block
@@ -44,6 +43,13 @@ FREQ_MASK = 4  # up to this many mel bins masked per training example
 WARP_RANGE = (0.85, 1.15)  # vocal-tract-length-like warping of the mel axis (p = P_WARP)
 P_WARP = 0.7
 TILT_MAX, RIPPLE_MAX = 1.0, 0.3  # random spectral tilt / ripple (natural-log units) over the mel bins
+# Hard-negative mining: at these epochs the model scores every window of the training-split
+# stream (generate.py, mine.npz) and the ones where a command's probability reaches
+# MINE_SCORE (at most MINE_MAX per round, highest first) join the training set as `_unknown_`.
+# Random crops rarely contain the few sounds that resemble a command; these windows do.
+MINE_AT = {"full": (10, 20), "small": (1, 2)}
+MINE_SCORE = 0.2
+MINE_MAX = 3000
 CALIBRATION_WINDOWS = 600
 THREADS = int(os.environ.get("TABSENSE_TRAIN_THREADS", "2"))
 
@@ -170,14 +176,19 @@ def train(small: bool = False, seed: int = SEED) -> dict:
         x = tf.where(keep[None, :], x, fill)
         return x[..., None], label
 
-    weights = class_weights(y)
-    sample_w = np.array([weights[int(c)] for c in y], np.float32)
-    dataset = (tf.data.Dataset.from_tensor_slices((X, y, sample_w))
-               .shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
-               .map(lambda a, b, w: (*mask(a, b), w), num_parallel_calls=1)
-               .batch(BATCH).prefetch(2))
+    def training_set(X, y):
+        weights = class_weights(y)
+        sample_w = np.array([weights[int(c)] for c in y], np.float32)
+        return (tf.data.Dataset.from_tensor_slices((X, y, sample_w))
+                .shuffle(len(X), seed=seed, reshuffle_each_iteration=True)
+                .map(lambda a, b, w: (*mask(a, b), w), num_parallel_calls=1)
+                .batch(BATCH).prefetch(2))
+
     val_dataset = tf.data.Dataset.from_tensor_slices((Xv[..., None], yv)).batch(256)
-    steps = int(np.ceil(len(X) / BATCH)) * EPOCHS[mode]
+    pool = np.load(out / "mine.npz")["X"] if (out / "mine.npz").exists() else None
+    mine_at = [e for e in MINE_AT[mode] if e < EPOCHS[mode]] if pool is not None else []
+    # the learning-rate schedule spans every epoch, mined windows included (estimated: MINE_MAX per round)
+    steps = int(np.ceil((len(X) + MINE_MAX * len(mine_at)) / BATCH)) * EPOCHS[mode]
     model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps, alpha=0.05)
 
     class Progress(keras.callbacks.Callback):
@@ -186,12 +197,40 @@ def train(small: bool = False, seed: int = SEED) -> dict:
             log.info("epoch %d: loss %.4f acc %.4f val_loss %.4f val_acc %.4f (%.0f s)", epoch + 1, logs.get("loss", 0),
                      logs.get("accuracy", 0), logs.get("val_loss", 0), logs.get("val_accuracy", 0), time.time() - start)
 
-    history = model.fit(dataset, validation_data=val_dataset, epochs=EPOCHS[mode], verbose=0,
-                        callbacks=[keras.callbacks.EarlyStopping("val_loss", patience=PATIENCE, restore_best_weights=True,
-                                                                 start_from_epoch=MIN_EPOCHS if mode == "full" else 0),
-                                   Progress()])
+    class BestWeights(keras.callbacks.Callback):
+        """Early stopping's "restore best", across the training rounds (mining splits fit())."""
+        best, weights, epoch = np.inf, None, 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            if (epoch >= MIN_EPOCHS or mode == "small") and logs["val_loss"] < self.best:
+                self.best, self.weights, self.epoch = logs["val_loss"], self.model.get_weights(), epoch + 1
+
+    best = BestWeights()
+    history: dict[str, list] = {}
+    mined_rounds = []
+    command_cols = [CLASSES.index(c) for c in COMMANDS]
+    taken = np.zeros(len(pool) if pool is not None else 0, bool)
+    bounds = [0, *mine_at, EPOCHS[mode]]
+    for first_epoch, last_epoch in zip(bounds, bounds[1:]):
+        if first_epoch:  # mine with the model as it is now
+            scores = model.predict(pool[..., None].astype(np.float32), batch_size=512, verbose=0)[:, command_cols].max(1)
+            scores[taken] = -1.0  # a window joins once
+            hard = np.argsort(-scores)[: MINE_MAX]
+            hard = hard[scores[hard] >= MINE_SCORE]
+            taken[hard] = True
+            X = np.concatenate([X, pool[hard].astype(np.float32)])
+            y = np.concatenate([y, np.full(len(hard), CLASSES.index("_unknown_"), y.dtype)])
+            mined_rounds.append({"epoch": first_epoch, "windows": int(len(hard)),
+                                 "pool_over_0.5": int(np.sum(scores >= 0.5)), "pool": int(len(pool))})
+            log.info("mining after epoch %d: %d of %d pool windows score >= %.1f for a command (%d >= 0.5)",
+                     first_epoch, len(hard), len(pool), MINE_SCORE, mined_rounds[-1]["pool_over_0.5"])
+        fit = model.fit(training_set(X, y), validation_data=val_dataset, initial_epoch=first_epoch, epochs=last_epoch,
+                        verbose=0, callbacks=[best, Progress()])
+        for key, values in fit.history.items():
+            history.setdefault(key, []).extend(values)
+    if best.weights is not None:
+        model.set_weights(best.weights)
     model.save(out / "model.h5")
-    first = MIN_EPOCHS if mode == "full" and len(history.history["val_loss"]) > MIN_EPOCHS else 0
     float_probs = model.predict(Xv[..., None], batch_size=256, verbose=0)
     float_acc = float(np.mean(float_probs.argmax(1) == yv))
 
@@ -205,9 +244,8 @@ def train(small: bool = False, seed: int = SEED) -> dict:
     agreement = float(np.mean(int8_probs.argmax(1) == float_probs.argmax(1)))
     result = {
         "mode": mode, "seed": seed, "parameters": int(model.count_params()),
-        "epochs_run": len(history.history["loss"]),
-        "best_epoch": int(np.argmin(history.history["val_loss"][first:])) + first + 1,
-        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
+        "epochs_run": len(history["loss"]), "best_epoch": best.epoch, "mined": mined_rounds,
+        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.items()},
         "val_windows": int(len(yv)), "float_val_accuracy": round(float_acc, 5),
         "int8_val_accuracy": round(int8_acc, 5), "int8_float_agreement": round(agreement, 5),
         "int8_max_prob_diff": round(float(np.max(np.abs(int8_probs - float_probs))), 4),

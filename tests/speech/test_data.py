@@ -5,8 +5,8 @@ import pytest
 
 from host.speech_params import PHRASES, UNKNOWN, WINDOW_SAMPLES
 from models.speech import augment
-from models.speech.generate import (AMBIGUOUS, NATURAL_VOICES, NEAR_MISSES, OTHER_TEXTS, SIZES, label_of, plan_jobs,
-                                    speaker_of, speaker_splits)
+from models.speech.generate import (AMBIGUOUS, KOKORO_SPLIT, NATURAL_VOICES, NEAR_MISSES, OTHER_TEXTS, SIZES, label_of,
+                                    plan_jobs, plan_kokoro, speaker_of, speaker_splits)
 
 
 def test_splits_are_speaker_disjoint_across_engines():
@@ -28,13 +28,17 @@ def test_planned_jobs_never_share_a_speaker_between_splits(mode):
     rng = np.random.default_rng(0)
     seen = {}
     for part in ("train", "val", "test"):
-        jobs = plan_jobs(part, mode, rng, splits)
+        jobs = plan_jobs(part, mode, rng, splits) + plan_kokoro(part, mode, seed=0)
         assert jobs
         speakers = {speaker_of(j.engine, j.voice) for j, _ in jobs}
         assert all(splits[s] == part for s in speakers)
         seen[part] = speakers
     assert not (seen["train"] & seen["val"] or seen["train"] & seen["test"] or seen["val"] & seen["test"])
     assert SIZES[mode]
+    # the Kokoro validation style is never heard in training, not even inside a blend
+    held_out = {name for name, part in KOKORO_SPLIT.items() if part != "train"}
+    assert held_out and not any(name in s for s in seen["train"] for name in held_out)
+    assert any("+" in s for s in seen["train"])  # blends of training styles are trained on
 
 
 def test_labelling_policy():

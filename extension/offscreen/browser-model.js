@@ -1,12 +1,15 @@
 // The in-browser image model, the offscreen document's side: a dedicated worker runs TF.js
 // (wasm) so that inference never blocks this document, which also forwards microphone
-// audio. The worker loads the model once and keeps it until the service worker says the
-// helper app is back (or closes the document).
+// audio. The worker loads the model on the first picture and keeps it until the service
+// worker says the helper app is back (or closes the document), or until no picture came for
+// the idle time the service worker sends with each one (background/browser-model.js).
+// Terminating the worker is what gives its memory back: the wasm heap and the weights.
 const WORKER_PATH = 'classifier-worker.js';
 
 let worker = null;
 let nextId = 0;
 const pending = new Map(); // id -> {resolve, reject}
+let idleTimer = null;
 
 function failAll(error) {
   for (const { reject } of pending.values()) reject(error);
@@ -37,16 +40,34 @@ function ensureWorker() {
   return worker;
 }
 
+// The model sat unused: free it here at once, then tell the service worker, which closes the
+// document too unless the microphone uses it (a lost message only leaves the empty document).
+function idle() {
+  unloadBrowserModel();
+  chrome.runtime.sendMessage({ target: 'background', type: 'classifier-idle' }).catch(() => {});
+}
+
+// Counts from the last answer, once no other picture waits.
+function startIdleTimer(idleMs) {
+  clearTimeout(idleTimer);
+  if (pending.size === 0 && worker && idleMs > 0) idleTimer = setTimeout(idle, idleMs);
+}
+
 // image: base64 of the picture file (what the host gets) -> the host's classify_image result shape
-export function classifyInBrowser(image, topK) {
-  return new Promise((resolve, reject) => {
+export function classifyInBrowser(image, topK, idleMs) {
+  clearTimeout(idleTimer);
+  const answer = new Promise((resolve, reject) => {
     const id = (nextId += 1);
     pending.set(id, { resolve, reject });
     ensureWorker().postMessage({ id, image, topK });
   });
+  const restart = () => startIdleTimer(idleMs);
+  answer.then(restart, restart);
+  return answer;
 }
 
 export function unloadBrowserModel() {
+  clearTimeout(idleTimer);
   if (!worker) return;
   worker.terminate(); // frees the model's memory (tens of MB) at once
   worker = null;

@@ -17,7 +17,7 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
       sendResponse({ ok: true });
       return false;
     case 'classify-image':
-      classifyInBrowser(message.image, message.topK).then(
+      classifyInBrowser(message.image, message.topK, message.idleMs).then(
         (result) => sendResponse({ ok: true, result }),
         (error) => sendResponse({ ok: false, error: { code: error.code || 'browser_model_failed', message: String(error.message || error) } }),
       );

@@ -7,9 +7,10 @@ import { closeOffscreen, offscreenJobs, openOffscreen, sendToOffscreen } from '.
 
 const CLASSIFIER_JOB = 'classifier';
 const MANIFEST_URL = chrome.runtime.getURL('models/fallback/fallback.json');
-// How long the model stays loaded after its last picture. Loaded, it costs the browser
-// ~110 MB (TF.js's wasm heap, the weights and the offscreen document's process); loading it
-// again costs ~1 s on the next picture. A minute keeps it for a run of clicks, not for the day.
+// How long the model stays loaded after its last picture. Loaded, it holds ~60 MB of the
+// extension's process that only ending its worker gives back (TF.js's wasm heap, the weights;
+// bench/fallback_memory.py); loading it again costs ~0.5-1 s on the next picture. A minute
+// keeps it for a run of clicks, not for the rest of the day.
 // The offscreen document keeps the timer (this worker may be stopped long before it ends);
 // tests shorten it with chrome.storage.local {browserModelIdleMs}.
 const IDLE_MS = 60_000;

@@ -2,7 +2,7 @@
 // microphone (voice commands) and the in-browser image model (when the helper app is not
 // installed). This module shares it: a job is started with a message, the document is created
 // for the first job and closed with the last one (closing is what releases the microphone and
-// the model's memory for sure, and ends the document's renderer process). The jobs live in chrome.storage.session because the worker
+// the model's memory for sure). The jobs live in chrome.storage.session because the worker
 // may be stopped while the document lives on.
 import '../strings.js';
 

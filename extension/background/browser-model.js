@@ -65,14 +65,9 @@ export async function releaseBrowserModel() {
 }
 
 // The offscreen document stopped the model after its idle time (offscreen/browser-model.js) and
-// says so, waking this worker if it was stopped, so the document itself can go too.
-// Registered here at load, like the worker's other listeners, so the message wakes the worker.
-chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (message?.target !== 'background' || message.type !== 'classifier-idle'
-      || !sender.url?.startsWith(chrome.runtime.getURL('offscreen/'))) {
-    return false;
-  }
+// says so (routed by service-worker.js, whose listener wakes a stopped worker), so the document
+// itself can go too.
+export async function browserModelIdle() {
   mayBeLoaded = true; // a new worker knows nothing yet; this one may have been told otherwise
-  releaseBrowserModel().then(() => sendResponse({ ok: true }), () => sendResponse({ ok: false }));
-  return true; // answers asynchronously
-});
+  await releaseBrowserModel();
+}

@@ -2,7 +2,7 @@
 // messages. Listeners are added at the top level so Chrome can wake the worker for them
 // after it was stopped.
 import '../strings.js';
-import { browserModelInfo } from './browser-model.js';
+import { browserModelIdle, browserModelInfo } from './browser-model.js';
 import { FALLBACK_CODES } from './choose-classifier.js';
 import { classifyFromMenu } from './classify-image.js';
 import { describeError, toTabSenseError } from './errors.js';
@@ -39,7 +39,7 @@ chrome.runtime.onConnect.addListener((port) => {
 });
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  // Only our own pages (popup, options, permission) talk to the worker; content scripts only listen.
+  // Only our own pages (popup, options, permission, offscreen) talk to the worker; content scripts only listen.
   if (message?.target !== 'background' || sender.url?.startsWith(chrome.runtime.getURL('')) !== true) {
     return false;
   }
@@ -52,6 +52,9 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
       return true;
     case 'microphone-granted':
       startListening().then(sendResponse);
+      return true;
+    case 'classifier-idle': // the offscreen document stopped the in-browser model
+      browserModelIdle().then(() => sendResponse({ ok: true }), () => sendResponse({ ok: false }));
       return true;
     default:
       return false;

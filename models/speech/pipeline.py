@@ -4,6 +4,7 @@ evaluate (thresholds, PocketSphinx baseline, blessing) -> publish.
     .venv/bin/python -m models.speech all --seed 1          # full run: 45 min measured on the shared 2-core machine
     .venv/bin/python -m models.speech all --small           # tiny set, ~1-3 min
     .venv/bin/python -m models.speech generate|train|evaluate|publish [--small] [--seed N]
+    .venv/bin/python -m models.speech all --kokoro --mine   # the session-3 experiments (docs/speech/experiments.md)
 
 A full run writes the bundle (models/bundled/kws_commands/<version>/, the version in common.py) and docs/speech/report.*;
 a --small run writes only under models/speech/.cache/run-small/.
@@ -20,15 +21,15 @@ from .common import log, run_dir, setup_logging
 STEPS = ("generate", "train", "evaluate", "publish")
 
 
-def run(step: str, small: bool, seed: int, baseline: bool = True) -> dict:
+def run(step: str, small: bool, seed: int, baseline: bool = True, kokoro: bool = False, mine: bool = False) -> dict:
     if step == "generate":
         from .generate import generate
 
-        return generate("small" if small else "full", seed)
+        return generate("small" if small else "full", seed, kokoro=kokoro, mining_pool=mine)
     if step == "train":
         from .train import train
 
-        return train(small, seed)
+        return train(small, seed, mine=mine)
     if step == "evaluate":
         from .evaluate import evaluate
 
@@ -46,6 +47,8 @@ def main(argv=None) -> None:
     parser.add_argument("--small", action="store_true", help="a tiny data set (fast, for tests)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true", help="skip the PocketSphinx comparison")
+    parser.add_argument("--kokoro", action="store_true", help="experiment: Kokoro-82M voices in train/validation")
+    parser.add_argument("--mine", action="store_true", help="experiment: hard-negative mining (pool in generate, rounds in train)")
     args = parser.parse_args(argv)
     setup_logging()
     steps = STEPS if args.step == "all" else (args.step,)
@@ -54,7 +57,7 @@ def main(argv=None) -> None:
     for step in steps:
         t0 = time.time()
         log.info("=== %s ===", step)
-        run(step, args.small, args.seed, baseline=not args.no_baseline)
+        run(step, args.small, args.seed, baseline=not args.no_baseline, kokoro=args.kokoro, mine=args.mine)
         timings[step] = round(time.time() - t0, 1)
         log.info("=== %s done in %.0f s ===", step, timings[step])
     timings["total"] = round(time.time() - start, 1)

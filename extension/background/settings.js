@@ -5,6 +5,9 @@ export const DEFAULT_SETTINGS = Object.freeze({
   wsPort: 8765,
   wsToken: '',
   requestTimeoutMs: 20000, // not in the options UI; tests lower it
+  // How long the in-browser model stays loaded after its last picture (background/browser-model.js
+  // says why a minute). Not in the options UI; tests lower it.
+  browserModelIdleMs: 60_000,
   // The voice commands that may act. Only next/previous tab by default: they cost nothing when
   // misheard, and with only them enabled the keyword model fired on 0.1% of the near-miss
   // phrases and never in 36 minutes of other speech (docs/speech/report.md); closing a tab

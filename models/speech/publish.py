@@ -23,14 +23,20 @@ from .generate import AMBIGUOUS, KOKORO_SPLIT, NATURAL_VOICES, NEAR_MISSES, spea
 MODEL_FILE, LABELS_FILE = "kws_commands.tflite", "labels.txt"
 
 
-def entry(report: dict, model: Path, labels: Path) -> dict:
+def used_kokoro(data: dict) -> bool:
+    """Was the model trained on Kokoro voices (the --kokoro experiment)?"""
+    return any(s.startswith("kokoro:") for s in data["speakers"]["train"])
+
+
+def entry(report: dict, model: Path, labels: Path, kokoro: bool = False) -> dict:
     val, test = report["validation"], report["test"]
+    voices = "Debian TTS voices and Kokoro-82M neural voices" if kokoro else "Debian TTS voices"
     return {
         "name": MODEL_NAME,
         "version": MODEL_VERSION,
         "task": "keyword_spotting",
         "description": "Voice commands (next/previous/close/new tab, go back, reload): DS-CNN on 1.5 s log-mel "
-                       "windows, trained on synthetic speech (Debian TTS voices, Kokoro-82M neural voices); int8.",
+                       f"windows, trained on synthetic speech from {voices}; int8.",
         "license": "Apache-2.0",
         "quantization": "int8-per-channel",
         "blessed": bool(report["blessed"]),
@@ -183,7 +189,7 @@ def voice_table(by_voice: dict) -> list[str]:
 
 def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:
     splits = speaker_splits()
-    kokoro = any(s.startswith("kokoro:") for s in data["speakers"]["train"])  # the --kokoro experiment
+    kokoro = used_kokoro(data)
     kokoro_styles = {p: ", ".join(k for k, v in KOKORO_SPLIT.items() if v == p) if kokoro else "" for p in ("train", "val")}
     mined = train.get("mined") or []
     by_split = {p: sorted(s for s, q in splits.items() if q == p) for p in ("train", "val", "test")}
@@ -278,7 +284,7 @@ def publish(small: bool = False) -> dict:
     docs.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out / "kws_int8.tflite", bundle / MODEL_FILE)
     (bundle / LABELS_FILE).write_text("\n".join(CLASSES) + "\n")
-    e = entry(report, bundle / MODEL_FILE, bundle / LABELS_FILE)
+    e = entry(report, bundle / MODEL_FILE, bundle / LABELS_FILE, kokoro=used_kokoro(data))
     save_json(bundle / "entry.json", e)
     (bundle / "MODEL_CARD.md").write_text(model_card(report, data, train, e))
     public = {k: v for k, v in report.items() if k != "model"}

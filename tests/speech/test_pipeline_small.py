@@ -1,0 +1,77 @@
+"""The whole keyword-model pipeline on the small generated set: generate -> train (with a mining
+round) -> evaluate (through the host's detector) -> publish, from the one documented command, in
+a throwaway cache. The numbers of so small a model mean nothing; what is checked is that every
+step runs and hands the next one what it needs, and that the published bundle is servable."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host.speech_params import CLASSES
+
+REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory) -> Path:
+    cache = tmp_path_factory.mktemp("speech-cache")
+    env = {**os.environ, "TABSENSE_SPEECH_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", "models.speech", "all", "--small", "--mine", "--seed", "3"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "pipeline all (small, seed 3)" in proc.stdout
+    return cache / "run-small"
+
+
+def test_generate_writes_speaker_disjoint_splits_and_a_mining_pool(small_run):
+    data = json.loads((small_run / "data.json").read_text())
+    speakers = {part: set(names) for part, names in data["speakers"].items()}
+    assert speakers["train"] and speakers["val"] and speakers["test"]
+    assert not (speakers["train"] & speakers["val"] or speakers["train"] & speakers["test"]
+                or speakers["val"] & speakers["test"])
+    assert data["mining_pool_windows"] > 0
+    train = np.load(small_run / "train.npz")
+    assert train["X"].shape[1:] == (148, 40) and set(np.unique(train["y"])) == set(range(len(CLASSES)))
+
+
+def test_train_mines_and_exports_a_full_integer_model(small_run):
+    train = json.loads((small_run / "train.json").read_text())
+    assert [r["epoch"] for r in train["mined"]] == [1, 2]
+    assert train["int8_float_agreement"] > 0.5  # the int8 export computes the same function as the float model
+
+
+def test_evaluate_reports_every_target_and_a_verdict(small_run):
+    report = json.loads((small_run / "report.json").read_text())
+    assert set(report["thresholds"]) == set(CLASSES[2:])
+    assert all(0.3 <= t <= 0.99 for t in report["thresholds"].values())
+    assert report["detector"]["replay_mismatches"].startswith("0/")  # fast replay == host detector
+    checks = report["blessing"]["checks"]
+    assert len(checks) == 8 and report["blessed"] == all(checks.values())
+    for part in ("validation", "test"):
+        assert report[part]["stream"]["seconds"] > 60
+        assert set(report[part]["recall"]) == set(CLASSES[2:])
+
+
+def test_publish_writes_a_checksummed_bundle_the_host_serves(small_run):
+    from host.speech import KeywordSpotter
+
+    bundle = small_run / "bundle"
+    entry = json.loads((bundle / "entry.json").read_text())
+    assert {meta["path"] for meta in entry["files"].values()} == {"kws_commands.tflite", "labels.txt"}
+    for meta in entry["files"].values():
+        assert hashlib.sha256((bundle / meta["path"]).read_bytes()).hexdigest() == meta["sha256"]
+    assert "Kokoro" not in entry["description"]  # this run used the Debian voices only
+    assert (bundle / "MODEL_CARD.md").read_text().count("|") > 20  # the metrics table
+    spotter = KeywordSpotter(bundle / "kws_commands.tflite", bundle / "labels.txt", num_threads=1)
+    probs = spotter.probabilities_from_features(np.full((148, 40), -13.8, np.float32))
+    assert probs.shape == (len(CLASSES),) and abs(float(probs.sum()) - 1.0) < 0.05

@@ -51,7 +51,16 @@ class Session:
 
 
 class ModelPool:
-    """Loaded models by name; each is verified (sha256) and loaded once, on first use."""
+    """Loaded models by name; each is verified (sha256) and loaded once, on first use.
+
+    Only blessed models are served, unless `serve_unblessed` (the whole process: tests,
+    `tabsense listen --allow-unblessed`) or the caller's `allow_unblessed` (one request: a
+    user who opted in to the experimental voice model; never for image models) says otherwise.
+    """
+
+    # Tasks whose unblessed models one request may opt in to: a misheard command costs a tab
+    # switch the user can undo, while an unvalidated image label would be presented as fact.
+    OPT_IN_TASKS = frozenset({"keyword_spotting"})
 
     def __init__(self, store: ModelStore, num_threads: int = 2, serve_unblessed: bool = False):
         self.store = store
@@ -61,19 +70,22 @@ class ModelPool:
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str | None, task: str = "image_classification"):
+    def get(self, name: str | None, task: str = "image_classification", allow_unblessed: bool = False):
         spec = self.store.registry.get(name, task)
         if spec.task != task:
             raise InvalidRequest(f"The model {spec.name!r} is for {spec.task}, not {task}.")
+        # Checked on every call, not only on the first load: a model loaded for one request
+        # that opted in must not be served to the next one that did not.
+        allowed = self.serve_unblessed or (allow_unblessed and task in self.OPT_IN_TASKS)
+        if not spec.blessed and not allowed:
+            raise ModelNotBlessed(
+                f"The model {spec.name!r} has not passed validation, so the host will not serve it."
+            )
         with self._lock:  # one lock per model: loading one never delays another
             model_lock = self._locks.setdefault(spec.name, threading.Lock())
         with model_lock:
             model = self._loaded.get(spec.name)
             if model is None:
-                if not spec.blessed and not self.serve_unblessed:
-                    raise ModelNotBlessed(
-                        f"The model {spec.name!r} has not passed validation, so the host will not serve it."
-                    )
                 files = self.store.require(spec)
                 model = self._load(spec, files)
                 self._loaded[spec.name] = model
@@ -116,6 +128,14 @@ def _top_k(params: dict) -> int:
     value = params.get("top_k", DEFAULT_TOP_K)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOP_K:
         raise InvalidRequest(f"`top_k` must be a whole number from 1 to {MAX_TOP_K}.")
+    return value
+
+
+def _allow_unblessed(params: dict) -> bool:
+    """The speech requests' optional opt-in to a keyword model the validator has not blessed."""
+    value = params.get("allow_unblessed", False)
+    if not isinstance(value, bool):
+        raise InvalidRequest("`allow_unblessed` must be true or false.")
     return value
 
 
@@ -174,14 +194,18 @@ class Capabilities:
     # --- Speech -----------------------------------------------------------------------
 
     def _spotter(self, params: dict):
+        """(keyword model, detector settings, its `model` answer: name, version, blessed)."""
         from .speech import DetectorSettings
 
-        spotter = self.pool.get(_model_name(params), "keyword_spotting")
+        allow_unblessed = _allow_unblessed(params)
+        spotter = self.pool.get(_model_name(params), "keyword_spotting", allow_unblessed=allow_unblessed)
         spec = self.store.registry.get(spotter.name, "keyword_spotting")
         settings = DetectorSettings.from_params(spec.params)
         if "commands" in params:
             settings = settings.only(_commands(params["commands"], spotter.command_index))
-        return spotter, settings
+        # `blessed` lets the extension tell a user who opted in that commands are experimental.
+        model = {"name": spotter.name, "version": spotter.version, "blessed": spec.blessed}
+        return spotter, settings, model
 
     def recognize_speech(self, params: dict) -> dict:
         from .speech import recognize
@@ -190,9 +214,9 @@ class Capabilities:
             raise InvalidRequest("`recognize_speech` needs `audio`: base64 of 16-bit PCM or of a WAV file.")
         started = time.perf_counter()
         audio, rate = decode_audio(decode_base64(params["audio"], "audio"), params.get("sample_rate"))
-        spotter, settings = self._spotter(params)
+        spotter, settings, model = self._spotter(params)
         result = recognize(spotter, resample(audio, rate), settings)
-        result["model"] = {"name": spotter.name, "version": spotter.version}
+        result["model"] = model
         result["timing_ms"] = {"total": round((time.perf_counter() - started) * 1000, 3)}
         return result
 
@@ -206,20 +230,25 @@ class Capabilities:
         audio = pcm16_to_float(decode_base64(params.get("audio"), "audio"))
         if len(audio) > MAX_CHUNK_SECONDS * rate:
             raise AudioTooLong(f"An audio chunk may hold at most {MAX_CHUNK_SECONDS:.0f} seconds.")
+        _allow_unblessed(params)  # a bad value is an error on every chunk, not only the first
         detector = session.streams.get(stream)
+        started = None  # the model, said once: in the answer to the chunk that starts the stream
         if detector is None or detector.source_rate != rate:
             if detector is None and len(session.streams) >= Session.MAX_STREAMS:
                 # A page that died without stop_stream leaves its stream behind: drop the stalest.
                 stale, _ = session.streams.popitem(last=False)
                 log.info("dropped audio stream %r to make room for %r", stale, stream)
-            spotter, settings = self._spotter(params)
+            spotter, settings, started = self._spotter(params)
             detector = session.streams[stream] = StreamDetector(spotter, settings, rate)
         elif "commands" in params:  # the user changed the enabled commands while listening
             detector.enable(_commands(params["commands"], detector.spotter.command_index))
         session.streams.move_to_end(stream)
         for found in detector.feed(audio):
             session.emit(event("command", stream=stream, **found))
-        return {"stream": stream, "time_s": round(detector.time_s, 3)}
+        result = {"stream": stream, "time_s": round(detector.time_s, 3)}
+        if started is not None:
+            result["model"] = started
+        return result
 
     def stop_stream(self, params: dict, session: Session) -> dict:
         stream = params.get("stream")

@@ -2,8 +2,10 @@
 
 Clips are synthesised at test time with espeak-ng in a voice the model lab holds out of
 training (en-us+m3) and resampled with sox to the rates browsers capture at. The model is
-served even before the validator blesses it (`serve_unblessed`), because these tests are
-about the host's audio path: decoding, resampling, streaming, events.
+served even before the validator blesses it (`serve_unblessed`), because most of these tests
+are about the host's audio path: decoding, resampling, streaming, events. The tests of the
+per-request opt-in (`allow_unblessed`, the extension's "experimental voice model") use a home
+whose local registry says the bundle is not blessed, whatever the model lab's verdict.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support import EXTENSION_ORIGIN, PYTHON, REPO
+from support import EXTENSION_ORIGIN, PYTHON, REPO, TINY_MODEL, sample
 from host.capabilities import Capabilities, Session
 from host.errors import TabSenseError
 from host.protocol import FrameDecoder, encode_frame
@@ -157,4 +159,118 @@ def test_events_reach_the_browser_through_the_native_host(host_env, tmp_path, cl
     events = [f for f in frames if f.get("type") == "event"]
     assert all(a["ok"] for a in answers), [a for a in answers if not a["ok"]][:1]
     assert [a["id"] for a in answers if a["id"] != "stop"] == list(range(len(answers) - 1))  # in order
+    assert [(e["event"], e["command"], e["stream"]) for e in events] == [("command", "next_tab", "mic")]
+    chunks = [a for a in answers if a["id"] != "stop"]
+    assert chunks[0]["result"]["model"] == {"name": entry["name"], "version": entry["version"], "blessed": True}
+    assert all("model" not in a["result"] for a in chunks[1:])  # said once, when the stream starts
+
+
+# --- the per-request opt-in to an unblessed keyword model (`allow_unblessed`) -------------
+
+
+@pytest.fixture(scope="module")
+def unblessed_home(tmp_path_factory) -> Path:
+    """A home whose local registry marks the bundled keyword model and an image model as not
+    blessed (the image model is not installed: the blessing check comes first)."""
+    home = tmp_path_factory.mktemp("unblessed-home")
+    keyword = json.loads(ENTRY.read_text())
+    keyword["blessed"] = False
+    for file_entry in keyword["files"].values():
+        file_entry["bundled"] = True
+    shipped = json.loads((REPO / "models" / "registry.json").read_text())["models"]
+    image = dict(next(m for m in shipped if m["name"] == TINY_MODEL), blessed=False)
+    (home / "registry.json").write_text(json.dumps({"models": [keyword, image]}))
+    return home
+
+
+@pytest.fixture(scope="module")
+def strict(unblessed_home):
+    """The host as the browser starts it: no process-wide `serve_unblessed`."""
+    return Capabilities(ModelStore(unblessed_home), num_threads=1)
+
+
+def refused(call, *args) -> TabSenseError:
+    with pytest.raises(TabSenseError) as info:
+        call(*args)
+    return info.value
+
+
+def test_an_unblessed_keyword_model_is_served_only_to_requests_that_opt_in(strict, clips):
+    wav = base64.b64encode(clips["next"]).decode()
+    for params in ({"audio": wav}, {"audio": wav, "allow_unblessed": False}):
+        assert refused(strict.recognize_speech, params).code == "model_not_blessed"
+    session = Session()
+    chunk = {"stream": "mic", "audio": base64.b64encode(pcm_of(clips["next"])[:8820]).decode(), "sample_rate": 44100}
+    assert refused(strict.audio_chunk, chunk, session).code == "model_not_blessed"
+    assert not session.streams
+
+    result = strict.recognize_speech({"audio": wav, "allow_unblessed": True})
+    assert result["command"] == "next_tab"
+    assert result["model"] == {"name": "kws_commands", "version": json.loads(ENTRY.read_text())["version"],
+                               "blessed": False}
+
+
+def test_the_opt_in_of_one_stream_lets_no_other_request_through(strict, clips):
+    events = []
+    session = Session(emit=events.append)
+    pcm, chunk = pcm_of(clips["next"]), 4410 * 2
+    answers = [strict.audio_chunk({"stream": "opted", "audio": base64.b64encode(pcm[start : start + chunk]).decode(),
+                                   "sample_rate": 44100, "allow_unblessed": True}, session)
+               for start in range(0, len(pcm), chunk)]
+    assert [(e["command"], e["stream"]) for e in events] == [("next_tab", "opted")]
+    assert answers[0]["model"]["blessed"] is False  # the extension shows "experimental" from this
+    assert all("model" not in a for a in answers[1:])
+
+    # The model is loaded now, and still refused to everything that did not opt in: another
+    # stream on the same connection, another connection, a one-shot request.
+    silence = base64.b64encode(np.zeros(1600, "<i2").tobytes()).decode()
+    assert refused(strict.audio_chunk, {"stream": "plain", "audio": silence, "sample_rate": 16000},
+                   session).code == "model_not_blessed"
+    assert refused(strict.audio_chunk, {"stream": "opted", "audio": silence, "sample_rate": 16000},
+                   Session()).code == "model_not_blessed"
+    assert refused(strict.recognize_speech, {"audio": base64.b64encode(clips["next"]).decode()}).code \
+        == "model_not_blessed"
+    assert list(session.streams) == ["opted"] and strict.pool.serve_unblessed is False
+
+
+@pytest.mark.parametrize("value", ["true", 1, 0, None, [True], {"yes": True}])
+def test_allow_unblessed_must_be_true_or_false(strict, value):
+    silence = base64.b64encode(np.zeros(1600, "<i2").tobytes()).decode()
+    for call, params in ((strict.recognize_speech, ({"audio": silence, "sample_rate": 16000},)),
+                         (strict.audio_chunk, ({"stream": "s", "audio": silence, "sample_rate": 16000}, Session()))):
+        error = refused(call, {**params[0], "allow_unblessed": value}, *params[1:])
+        assert (error.code, error.message) == ("invalid_request", "`allow_unblessed` must be true or false.")
+
+
+def test_the_opt_in_never_applies_to_image_models(strict):
+    assert refused(strict.pool.get, TINY_MODEL, "image_classification", True).code == "model_not_blessed"
+    image = base64.b64encode(sample("Siamese_cat").read_bytes()).decode()
+    error = refused(strict.classify_image, {"image": image, "model": TINY_MODEL, "allow_unblessed": True})
+    assert error.code == "model_not_blessed"
+
+
+def test_the_opt_in_through_the_native_host(host_env, unblessed_home, clips):
+    """The real host process, as the browser starts it: refused, then served with the opt-in."""
+    env = dict(host_env, TABSENSE_HOME=str(unblessed_home))
+    proc = subprocess.Popen([PYTHON, "-m", "host", EXTENSION_ORIGIN + "/"], cwd=REPO, env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    pcm, chunk = pcm_of(clips["next"]), 4410 * 2
+    first = {"type": "audio_chunk", "sample_rate": 44100, "audio": base64.b64encode(pcm[:chunk]).decode()}
+    messages = [
+        dict(first, id="plain", stream="plain"),
+        dict(first, id="bad", stream="bad", allow_unblessed="yes"),
+        *({"id": n, "type": "audio_chunk", "stream": "mic", "sample_rate": 44100, "allow_unblessed": True,
+           "audio": base64.b64encode(pcm[start : start + chunk]).decode()}
+          for n, start in enumerate(range(0, len(pcm), chunk))),
+    ]
+    for message in messages:
+        proc.stdin.write(encode_frame(json.dumps(message).encode()))
+    stdout, _ = proc.communicate(timeout=60)
+    frames = [json.loads(f) for f in FrameDecoder().feed(stdout)]
+    answers = {f["id"]: f for f in frames if "id" in f}
+    assert answers["plain"]["error"]["code"] == "model_not_blessed"
+    assert answers["bad"]["error"]["code"] == "invalid_request"
+    assert answers[0]["ok"] and answers[0]["result"]["model"]["blessed"] is False
+    assert all(answers[n]["ok"] for n in range(len(messages) - 2))
+    events = [f for f in frames if f.get("type") == "event"]
     assert [(e["event"], e["command"], e["stream"]) for e in events] == [("command", "next_tab", "mic")]

@@ -46,6 +46,7 @@ globalThis.STRINGS = Object.freeze({
   popupShortcut: 'Shortcut: {keys}',
   popupNoShortcut: 'No shortcut yet: choose one at chrome://extensions/shortcuts',
   popupLastHeard: 'Last heard: “{phrase}”',
+  popupVoiceExperimental: 'Experimental: the voice model has not passed validation, so it may miss commands or switch tabs on its own.',
 
   // Voice commands: the toolbar while listening, the phrases, the permission page.
   actionTitle: 'TabSense',
@@ -85,6 +86,8 @@ globalThis.STRINGS = Object.freeze({
   optionsVoice: 'Voice commands TabSense acts on',
   optionsVoiceWhy: 'Each command you turn on is one more phrase that could be misheard while you talk. “Next tab” and “previous tab” are on by default.',
   optionsNeedCommand: 'Choose at least one voice command.',
+  optionsVoiceModel: 'Voice model',
+  optionsExperimentalVoice: 'Use the voice model even though it has not passed validation (experimental: it may miss commands or switch tabs on its own)',
 
   // Commands people are told to run. {python} depends on the operating system.
   installCommand: '{python} install_host.py',
@@ -230,8 +233,8 @@ globalThis.STRINGS = Object.freeze({
       command: 'fetchModelsCommand',
     },
     model_not_blessed: {
-      text: 'The voice command model has not passed TabSense’s checks, so the helper app will not use it.',
-      fix: 'Update TabSense, then run {installCommand} in its folder.',
+      text: 'The voice command model has not passed TabSense’s checks, so the helper app will not use it unless you turn on “Use the voice model even though it has not passed validation” in TabSense options.',
+      fix: 'Turn that option on to try it anyway (it may miss commands or switch tabs on its own), or update TabSense and run {installCommand} in its folder.',
       command: 'installCommand',
     },
     host_disconnected: {

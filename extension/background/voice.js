@@ -89,7 +89,7 @@ async function start() {
     await openPermissionPage();
     return getVoice();
   }
-  await setVoice({ listening: true, error: null, stats: null, hostStopped: null, lastCommand: null, heard: 0, recent: [] });
+  await setVoice({ listening: true, error: null, stats: null, hostStopped: null, lastCommand: null, heard: 0, recent: [], model: null });
   await showIndicator(true);
   await openOffscreen(MICROPHONE_JOB);
   await sendToOffscreen({ type: 'start-microphone' });
@@ -174,10 +174,12 @@ function captureStarted({ stream, sampleRate }) {
     stats: { chunks: 0, transitMs: [], hostMs: [], hostTimeS: 0, savedAt: 0 },
   };
   const started = capture;
-  // Chunks wait for the settings: the host must know from the first chunk which commands may act.
-  started.ready = getSettings().then(({ requestTimeoutMs, voiceCommands }) => {
+  // Chunks wait for the settings: the host must know from the first chunk which commands may
+  // act, and whether the user accepted a keyword model that has not passed validation.
+  started.ready = getSettings().then(({ requestTimeoutMs, voiceCommands, experimentalVoiceModel }) => {
     started.timeoutMs = requestTimeoutMs;
     started.commands = voiceCommands;
+    started.allowUnblessed = experimentalVoiceModel === true;
   });
   getVoice().then(({ listening }) => {
     if (!listening && capture === started) stopListening(); // stopped while the document started
@@ -208,11 +210,15 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
     .then(() => {
       const sentAt = performance.now();
       const params = { stream: stream.id, audio, sample_rate: stream.rate, commands: stream.commands };
+      // On every chunk: the host may start the stream again (a new rate) with any of them.
+      if (stream.allowUnblessed) params.allow_unblessed = true;
       return sendInOrder('audio_chunk', params, stream.timeoutMs).then((result) => ({ result, sentAt }));
     })
     .then(({ result, sentAt }) => {
       remember(stats.hostMs, performance.now() - sentAt);
       stats.hostTimeS = result.time_s;
+      // Only the chunk that starts the stream names the model; the popup says when it is experimental.
+      if (result.model && capture === stream) setVoice({ model: result.model });
       saveStatsSometimes(stream);
     })
     .catch((error) => {
@@ -222,7 +228,8 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
     });
 }
 
-// The options page changed the enabled commands: the next chunk tells the host.
+// The options page changed the enabled commands: the next chunk tells the host. (The
+// experimental model choice applies from the next time listening starts.)
 chrome.storage.onChanged.addListener((changes, area) => {
   if (area === 'local' && changes.voiceCommands && capture) capture.commands = changes.voiceCommands.newValue;
 });

@@ -1,6 +1,8 @@
 // Options: which transport to use (native messaging by default, or a WebSocket host the
-// user started) with its port and token, and which voice commands may act. Saved to
-// chrome.storage.local; the worker reconnects, and a listening stream picks up the commands.
+// user started) with its port and token, which voice commands may act, and whether to use a
+// voice model that has not passed validation. Saved to chrome.storage.local; the worker
+// reconnects, a listening stream picks up the commands, and the model choice applies when
+// listening next starts.
 import { DEFAULT_SETTINGS, getSettings } from '../background/settings.js';
 
 const { STRINGS, formatString } = globalThis;
@@ -43,7 +45,8 @@ function readForm() {
     say(STRINGS.optionsNeedCommand, 'error');
     return null;
   }
-  return { transport, wsPort: wsPort || DEFAULT_SETTINGS.wsPort, wsToken, voiceCommands };
+  const experimentalVoiceModel = $('experimental-voice').checked;
+  return { transport, wsPort: wsPort || DEFAULT_SETTINGS.wsPort, wsToken, voiceCommands, experimentalVoiceModel };
 }
 
 // One checkbox per command, labelled with the phrase to say.
@@ -89,4 +92,5 @@ form.elements.transport.value = settings.transport;
 $('port').value = settings.wsPort;
 $('token').value = settings.wsToken;
 showCommands(settings.voiceCommands);
+$('experimental-voice').checked = settings.experimentalVoiceModel;
 showWebSocketFields();

@@ -75,6 +75,8 @@ function renderVoice(voice = {}) {
   $('mic').setAttribute('aria-pressed', String(listening));
   $('mic-text').textContent = listening ? STRINGS.popupListenStop : STRINGS.popupListenStart;
   $('voice-hint').textContent = listening ? STRINGS.popupListening : STRINGS.popupNotListening;
+  // The host said so when the stream started: the user opted in to an unvalidated model.
+  $('voice-experimental').hidden = !(listening && voice.model?.blessed === false);
   const phrase = STRINGS.commandPhrases[voice.lastCommand?.command];
   $('last-heard').hidden = !phrase;
   if (phrase) $('last-heard').textContent = formatString(STRINGS.popupLastHeard, { phrase });

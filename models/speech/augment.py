@@ -19,7 +19,7 @@ from host.speech_params import WINDOW_SAMPLES
 SPEED_RANGE = (0.85, 1.15)
 PEAK_RANGE_DB = (-30.0, -1.0)   # final peak level of the window's speech
 SNR_RANGE_DB = (0.0, 30.0)
-P_SPEED, P_REVERB, P_BAND, P_BACKGROUND = 0.7, 0.3, 0.3, 0.75
+P_SPEED, P_REVERB, P_BAND, P_BACKGROUND = 0.7, 0.3, 0.3, 0.9
 END_MARGIN_NEAR_S = 0.25       # half the positives end within this of the window end (fast events)
 
 

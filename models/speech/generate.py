@@ -158,6 +158,15 @@ P_KOKORO_BLEND = 0.5
 KOKORO = False  # set by generate(): asked for (--kokoro) and installed? Not adopted (experiments.md)
 PIPER = False  # set by generate(): is the Piper test voice installed?
 PIPER_SEED = 11  # its own generator: the val/test plans stay identical to runs without carriers
+# Validation picks the thresholds and blesses the model, so it must not hang on a few clips (v2's
+# had 25 clips of its natural voice per command: one clip = 4 points of recall). More renders of the
+# validation speakers, from their own generator so that the training and test plans do not move;
+# the natural voice's extra takes use stretches and pitches between those of STRETCHES x PITCHES.
+# The sizes keep v2's mix of espeak-ng and natural-voice clips (espeak-ng, recognised almost
+# perfectly, must not dilute the natural voice's weight in the pooled numbers).
+VAL_EXTRA_SEED = 17
+VAL_EXTRA_STRETCHES = [0.85, 0.95, 1.06, 1.18]
+VAL_EXTRA_PITCHES = [-300, -100, 100, 300]
 
 REAL_SPLIT = {"train": 0.5, "val": 0.6}  # stable_fraction(name) < 0.5 train, < 0.6 val, else test
 SOUND_SPLIT = {"train": 0.6, "val": 0.75}
@@ -171,8 +180,9 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         natural_carrier=4, espeak_carrier=12,
         kokoro_cmd={"train": 50, "val": 20}, kokoro_nm={"train": 2, "val": 1}, kokoro_other={"train": 1, "val": 1},
         kokoro_carrier=5, kokoro_weight=2,
-        natural_weight=2,  # recorded-speaker voices (flite, festival) get this many times more copies
+        natural_weight=3,  # recorded-speaker voices (flite, festival) get this many times more copies
         real_windows={"train": 2500, "val": 400}, silence_windows={"train": 2500, "val": 400},
+        val_extra=dict(espeak_cmd=25, espeak_nm=4, espeak_other=3, natural_cmd=16, natural_nm=4, natural_other=3),
     ),
     "small": dict(
         espeak_cmd={"train": 8, "val": 3, "test": 3}, espeak_nm={"train": 1, "val": 1, "test": 1},
@@ -183,6 +193,7 @@ SIZES = {  # per split: espeak renders per text, natural variants per (voice, te
         kokoro_cmd={"train": 1, "val": 1}, kokoro_nm={"train": 0, "val": 0}, kokoro_other={"train": 0, "val": 0},
         kokoro_carrier=0, kokoro_weight=1,
         natural_weight=1, real_windows={"train": 60, "val": 20}, silence_windows={"train": 60, "val": 20},
+        val_extra=dict(espeak_cmd=1, espeak_nm=0, espeak_other=0, natural_cmd=1, natural_nm=0, natural_other=0),
     ),
 }
 # What a window becomes: the host's log-mel (an experiment may swap in another front end).
@@ -535,6 +546,29 @@ def plan_piper(mode: str, seed: int) -> list[tuple[Job, str]]:
     return planned
 
 
+def plan_val_extra(mode: str, seed: int, splits: dict[str, str]) -> list[tuple[Job, str]]:
+    """More validation clips (see VAL_EXTRA_SEED): the same texts and speakers as plan_jobs("val")."""
+    extra = SIZES[mode]["val_extra"]
+    rng = np.random.default_rng([seed, VAL_EXTRA_SEED])
+    variants = [v for v in espeak_variants() if splits[f"espeak:{v}"] == "val"]
+    naturals = [(e, v) for e, v, s in NATURAL_VOICES if NATURAL_SPLIT[s] == "val" and e != "piper"]
+    combos = [(s, p) for s in VAL_EXTRA_STRETCHES for p in VAL_EXTRA_PITCHES]
+    texts = [(t, "command", "cmd") for t in PHRASES.values()]
+    texts += [(t, "near_miss", "nm") for t in (NEAR_MISSES if mode == "full" else NEAR_MISSES[:12])]
+    texts += [(t, "other", "other") for t in (OTHER_TEXTS if mode == "full" else OTHER_TEXTS[::6])]
+    planned = []
+    for text, kind, size in texts:
+        for engine, voice in naturals:
+            for i in rng.choice(len(combos), min(extra[f"natural_{size}"], len(combos)), replace=False):
+                stretch, pitch = combos[int(i)]
+                planned.append((Job(engine, voice, text, stretch=stretch, pitch=pitch), kind))
+        for _ in range(extra[f"espeak_{size}"]):
+            voice = f"{ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]}+{variants[rng.integers(len(variants))]}"
+            planned.append((Job("espeak", voice, text, speed=int(rng.integers(120, 231)),
+                                epitch=int(rng.integers(20, 86))), kind))
+    return planned
+
+
 def plan_kokoro(split: str, mode: str, seed: int) -> list[tuple[Job, str]]:
     """Kokoro jobs of one split (train / val; none for test): each clip a random accent, speed,
     pitch and style; training clips are a blend of two training styles half of the time."""
@@ -820,8 +854,8 @@ def build_eval(split: str, rendered: list[tuple[Job, str]], real_files: list, re
 
 def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS, kokoro: bool = False,
              mining_pool: bool = False) -> dict:
-    """`kokoro` and `mining_pool`: the session-3 experiments (docs/speech/experiments.md), off in the
-    published recipe."""
+    """`kokoro`: the session-3 experiment (docs/speech/experiments.md), off in the published recipe;
+    `mining_pool`: mine.npz for train.py --mine (the pipeline's default since v3)."""
     global WORKERS, PIPER, KOKORO
     WORKERS = workers
     PIPER = piper_available()
@@ -841,6 +875,7 @@ def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS, kokor
     rng = np.random.default_rng(seed)
     plans = {part: plan_jobs(part, mode, rng, splits) for part in ("train", "val", "test")}
     plans["train"] += plan_carriers(mode, seed, splits)
+    plans["val"] += plan_val_extra(mode, seed, splits)
     if KOKORO:
         for part in ("train", "val"):
             plans[part] += plan_kokoro(part, mode, seed)
@@ -903,7 +938,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--kokoro", action="store_true", help="experiment: Kokoro-82M voices in train/validation")
-    parser.add_argument("--mining-pool", action="store_true", help="experiment: windows for train.py --mine")
+    parser.add_argument("--mining-pool", action="store_true", help="windows for train.py --mine")
     args = parser.parse_args(argv)
     setup_logging()
     summary = generate("small" if args.small else "full", args.seed, args.workers, args.kokoro, args.mining_pool)

@@ -4,7 +4,8 @@ evaluate (thresholds, PocketSphinx baseline, blessing) -> publish.
     .venv/bin/python -m models.speech all --seed 1          # full run: 45 min measured on the shared 2-core machine
     .venv/bin/python -m models.speech all --small           # tiny set, ~1-3 min
     .venv/bin/python -m models.speech generate|train|evaluate|publish [--small] [--seed N]
-    .venv/bin/python -m models.speech all --kokoro --mine   # the session-3 experiments (docs/speech/experiments.md)
+    .venv/bin/python -m models.speech all --no-mine         # without hard-negative mining (the v2 recipe's training)
+    .venv/bin/python -m models.speech all --kokoro          # the Kokoro experiment (docs/speech/experiments.md)
 
 A full run writes the bundle (models/bundled/kws_commands/<version>/, the version in common.py) and docs/speech/report.*;
 a --small run writes only under models/speech/.cache/run-small/.
@@ -21,7 +22,7 @@ from .common import log, run_dir, setup_logging
 STEPS = ("generate", "train", "evaluate", "publish")
 
 
-def run(step: str, small: bool, seed: int, baseline: bool = True, kokoro: bool = False, mine: bool = False) -> dict:
+def run(step: str, small: bool, seed: int, baseline: bool = True, kokoro: bool = False, mine: bool = True) -> dict:
     if step == "generate":
         from .generate import generate
 
@@ -48,7 +49,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true", help="skip the PocketSphinx comparison")
     parser.add_argument("--kokoro", action="store_true", help="experiment: Kokoro-82M voices in train/validation")
-    parser.add_argument("--mine", action="store_true", help="experiment: hard-negative mining (pool in generate, rounds in train)")
+    parser.add_argument("--no-mine", action="store_true", help="no hard-negative mining (pool in generate, rounds in train)")
     args = parser.parse_args(argv)
     setup_logging()
     steps = STEPS if args.step == "all" else (args.step,)
@@ -57,7 +58,7 @@ def main(argv=None) -> None:
     for step in steps:
         t0 = time.time()
         log.info("=== %s ===", step)
-        run(step, args.small, args.seed, baseline=not args.no_baseline, kokoro=args.kokoro, mine=args.mine)
+        run(step, args.small, args.seed, baseline=not args.no_baseline, kokoro=args.kokoro, mine=not args.no_mine)
         timings[step] = round(time.time() - t0, 1)
         log.info("=== %s done in %.0f s ===", step, timings[step])
     timings["total"] = round(time.time() - start, 1)

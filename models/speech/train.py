@@ -6,7 +6,7 @@ the training set). Model: a small depthwise-separable CNN (DS-CNN) whose recepti
 spans the whole 1.5 s window, global average pooling, softmax over CLASSES
 (`_silence_`, `_unknown_`, the six commands). Fixed seed, class-balanced weights,
 frequency masking, the weights of the epoch with the lowest loss on the validation windows
-(speakers never seen in training); optionally hard-negative mining rounds (--mine, MINE_AT).
+(speakers never seen in training); hard-negative mining rounds (--mine, MINE_AT; the pipeline's default).
 
 Export: `tf.lite.TFLiteConverter` full-integer int8 (int8 input and output, per-channel
 weights), calibrated on training windows of every class; the int8 model is loaded with
@@ -43,7 +43,7 @@ FREQ_MASK = 4  # up to this many mel bins masked per training example
 WARP_RANGE = (0.85, 1.15)  # vocal-tract-length-like warping of the mel axis (p = P_WARP)
 P_WARP = 0.7
 TILT_MAX, RIPPLE_MAX = 1.0, 0.3  # random spectral tilt / ripple (natural-log units) over the mel bins
-# Hard-negative mining (experiment, --mine; not in the published recipe, see
+# Hard-negative mining (--mine; in the published recipe since v3, see
 # docs/speech/experiments.md): at these epochs the model scores every window of the
 # training-split stream (generate.py --mining-pool, mine.npz) and the ones where a command's
 # probability reaches MINE_SCORE (at most MINE_MAX per round, highest first) join the training

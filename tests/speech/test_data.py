@@ -6,7 +6,7 @@ import pytest
 from host.speech_params import PHRASES, UNKNOWN, WINDOW_SAMPLES
 from models.speech import augment
 from models.speech.generate import (AMBIGUOUS, KOKORO_SPLIT, NATURAL_VOICES, NEAR_MISSES, OTHER_TEXTS, SIZES, label_of,
-                                    plan_jobs, plan_kokoro, speaker_of, speaker_splits)
+                                    plan_jobs, plan_kokoro, plan_val_extra, speaker_of, speaker_splits)
 
 
 def test_splits_are_speaker_disjoint_across_engines():
@@ -29,6 +29,8 @@ def test_planned_jobs_never_share_a_speaker_between_splits(mode):
     seen = {}
     for part in ("train", "val", "test"):
         jobs = plan_jobs(part, mode, rng, splits) + plan_kokoro(part, mode, seed=0)
+        if part == "val":
+            jobs += plan_val_extra(mode, 0, splits)
         assert jobs
         speakers = {speaker_of(j.engine, j.voice) for j, _ in jobs}
         assert all(splits[s] == part for s in speakers)
@@ -75,3 +77,14 @@ def test_mix_at_snr_sets_the_ratio():
     added = mixed - speech
     snr = 20 * np.log10(augment.rms(speech) / augment.rms(added))
     assert abs(snr - 10.0) < 0.01
+
+
+def test_extra_validation_clips_are_new_takes_of_validation_speakers():
+    splits = speaker_splits()
+    extra = plan_val_extra("full", 1, splits)
+    base = {job for job, _ in plan_jobs("val", "full", np.random.default_rng(1), splits)}
+    assert {splits[speaker_of(j.engine, j.voice)] for j, _ in extra} == {"val"}
+    assert not base & {job for job, _ in extra}  # new renders, not copies of the base plan
+    natural = [j for j, kind in extra if j.engine != "espeak" and kind == "command"]
+    assert natural and len(natural) == len(set(natural))
+    assert len(extra) > len(base) // 2  # a real enlargement: the validation set grows by more than half

@@ -1,5 +1,5 @@
-"""The whole keyword-model pipeline on the small generated set: generate -> train (with a mining
-round) -> evaluate (through the host's detector) -> publish, from the one documented command, in
+"""The whole keyword-model pipeline on the small generated set: generate -> train (with mining
+rounds) -> evaluate (through the host's detector) -> publish, from the one documented command, in
 a throwaway cache. The numbers of so small a model mean nothing; what is checked is that every
 step runs and hands the next one what it needs, and that the published bundle is servable."""
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 def small_run(tmp_path_factory) -> Path:
     cache = tmp_path_factory.mktemp("speech-cache")
     env = {**os.environ, "TABSENSE_SPEECH_CACHE": str(cache), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run([sys.executable, "-m", "models.speech", "all", "--small", "--mine", "--seed", "3"],
+    proc = subprocess.run([sys.executable, "-m", "models.speech", "all", "--small", "--seed", "3"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "pipeline all (small, seed 3)" in proc.stdout

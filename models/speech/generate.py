@@ -493,6 +493,12 @@ def render_all(jobs: list[Job], workers: int = WORKERS) -> dict[Job, str]:
     return errors
 
 
+def espeak_job(text: str, variants: list[str], rng: np.random.Generator, min_speed: int = 120) -> Job:
+    """One espeak-ng render: a random accent, variant (speaker), speed and pitch."""
+    voice = f"{ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]}+{variants[rng.integers(len(variants))]}"
+    return Job("espeak", voice, text, speed=int(rng.integers(min_speed, 231)), epitch=int(rng.integers(20, 86)))
+
+
 def plan_jobs(split: str, mode: str, rng: np.random.Generator, splits: dict[str, str]) -> list[tuple[Job, str]]:
     """(job, kind) for one split: kind is command | near_miss | other."""
     size = SIZES[mode]
@@ -511,9 +517,7 @@ def plan_jobs(split: str, mode: str, rng: np.random.Generator, splits: dict[str,
 
     def espeak(text, n, kind):
         for _ in range(n):
-            voice = f"{ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]}+{variants[rng.integers(len(variants))]}"
-            planned.append((Job("espeak", voice, text, speed=int(rng.integers(120, 231)),
-                                epitch=int(rng.integers(20, 86))), kind))
+            planned.append((espeak_job(text, variants, rng), kind))
 
     for phrase in PHRASES.values():
         natural(phrase, size["natural_cmd"], "command")
@@ -563,9 +567,7 @@ def plan_val_extra(mode: str, seed: int, splits: dict[str, str]) -> list[tuple[J
                 stretch, pitch = combos[int(i)]
                 planned.append((Job(engine, voice, text, stretch=stretch, pitch=pitch), kind))
         for _ in range(extra[f"espeak_{size}"]):
-            voice = f"{ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]}+{variants[rng.integers(len(variants))]}"
-            planned.append((Job("espeak", voice, text, speed=int(rng.integers(120, 231)),
-                                epitch=int(rng.integers(20, 86))), kind))
+            planned.append((espeak_job(text, variants, rng), kind))
     return planned
 
 
@@ -619,9 +621,7 @@ def plan_carriers(mode: str, seed: int, splits: dict[str, str]) -> list[tuple[Jo
                 stretch, pitch = combos[int(i)]
                 planned.append((Job(engine, voice, text, stretch=stretch, pitch=pitch), kind))
         for _ in range(size["espeak_carrier"]):
-            voice = f"{ESPEAK_ACCENTS[rng.integers(len(ESPEAK_ACCENTS))]}+{variants[rng.integers(len(variants))]}"
-            planned.append((Job("espeak", voice, text, speed=int(rng.integers(140, 231)),
-                                epitch=int(rng.integers(20, 86))), kind))
+            planned.append((espeak_job(text, variants, rng, min_speed=140), kind))
     return planned
 
 

@@ -50,7 +50,7 @@ TARGETS = {
     "latency_p90_s_max": 0.30, "inference_p95_ms_max": 1.0,
 }
 TUNE_FA_MAX = 0.01  # per command, on validation near misses (clean and 10 dB)
-# The validation stream (~30 min) still bounds little with "no false trigger": take the
+# The validation stream (~35 min) still bounds little with "no false trigger": take the
 # HIGHEST feasible threshold whose validation recall is within this of the best one.
 TUNE_RECALL_SLACK = 0.01
 STREAM_NEAR_MISSES_PER_HOUR = 120  # near-miss phrases mixed into the long stream (2 a minute)

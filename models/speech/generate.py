@@ -499,6 +499,13 @@ def espeak_job(text: str, variants: list[str], rng: np.random.Generator, min_spe
     return Job("espeak", voice, text, speed=int(rng.integers(min_speed, 231)), epitch=int(rng.integers(20, 86)))
 
 
+def natural_takes(engine: str, voice: str, text: str, n: int, combos: list[tuple[float, int]],
+                  rng: np.random.Generator) -> list[Job]:
+    """`n` renders of one natural voice at distinct (stretch, pitch) pairs drawn from `combos`."""
+    return [Job(engine, voice, text, stretch=combos[int(i)][0], pitch=combos[int(i)][1])
+            for i in rng.choice(len(combos), min(n, len(combos)), replace=False)]
+
+
 def plan_jobs(split: str, mode: str, rng: np.random.Generator, splits: dict[str, str]) -> list[tuple[Job, str]]:
     """(job, kind) for one split: kind is command | near_miss | other."""
     size = SIZES[mode]
@@ -544,9 +551,7 @@ def plan_piper(mode: str, seed: int) -> list[tuple[Job, str]]:
     texts += [(t, "other", size["natural_other"]) for t in (OTHER_TEXTS if mode == "full" else OTHER_TEXTS[::6])]
     combos = [(s, p) for s in STRETCHES for p in PITCHES]
     for text, kind, n in texts:
-        for i in rng.choice(len(combos), min(n, len(combos)), replace=False):
-            stretch, pitch = combos[int(i)]
-            planned.append((Job("piper", "joe", text, stretch=stretch, pitch=pitch), kind))
+        planned += [(job, kind) for job in natural_takes("piper", "joe", text, n, combos, rng)]
     return planned
 
 
@@ -563,9 +568,7 @@ def plan_val_extra(mode: str, seed: int, splits: dict[str, str]) -> list[tuple[J
     planned = []
     for text, kind, size in texts:
         for engine, voice in naturals:
-            for i in rng.choice(len(combos), min(extra[f"natural_{size}"], len(combos)), replace=False):
-                stretch, pitch = combos[int(i)]
-                planned.append((Job(engine, voice, text, stretch=stretch, pitch=pitch), kind))
+            planned += [(job, kind) for job in natural_takes(engine, voice, text, extra[f"natural_{size}"], combos, rng)]
         for _ in range(extra[f"espeak_{size}"]):
             planned.append((espeak_job(text, variants, rng), kind))
     return planned
@@ -617,9 +620,7 @@ def plan_carriers(mode: str, seed: int, splits: dict[str, str]) -> list[tuple[Jo
     planned = []
     for text, kind in texts:
         for engine, voice in naturals:
-            for i in rng.choice(len(combos), size["natural_carrier"], replace=False):
-                stretch, pitch = combos[int(i)]
-                planned.append((Job(engine, voice, text, stretch=stretch, pitch=pitch), kind))
+            planned += [(job, kind) for job in natural_takes(engine, voice, text, size["natural_carrier"], combos, rng)]
         for _ in range(size["espeak_carrier"]):
             planned.append((espeak_job(text, variants, rng, min_speed=140), kind))
     return planned

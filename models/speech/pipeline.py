@@ -4,7 +4,7 @@ evaluate (thresholds, PocketSphinx baseline, blessing) -> publish.
     .venv/bin/python -m models.speech all --seed 1          # full run: 45 min measured on the shared 2-core machine
     .venv/bin/python -m models.speech all --small           # tiny set, ~1-3 min
     .venv/bin/python -m models.speech generate|train|evaluate|publish [--small] [--seed N]
-    .venv/bin/python -m models.speech all --no-mine         # without hard-negative mining (the v2 recipe's training)
+    .venv/bin/python -m models.speech all --no-mine         # without hard-negative mining (an ablation)
     .venv/bin/python -m models.speech all --kokoro          # the Kokoro experiment (docs/speech/experiments.md)
 
 A full run writes the bundle (models/bundled/kws_commands/<version>/, the version in common.py) and docs/speech/report.*;

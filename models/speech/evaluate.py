@@ -481,8 +481,9 @@ def evaluate(small: bool = False, seed: int = SEED, model_path: Path | None = No
     if baseline:  # the same clips; the first STREAM_MIN_S of the same stream
         report["pocketsphinx"] = pocketsphinx_baseline(test_items, stream[: int(STREAM_MIN_S[mode] * SAMPLE_RATE)], workers)
     report["seconds"] = round(time.time() - start, 1)
-    save_json(out / "report.json", report)
-    save_json(out / "tuning.json", tuning)
+    report_dir = model_path.parent if model_path.parent != out else out  # --model: beside that model
+    save_json(report_dir / "report.json", report)
+    save_json(report_dir / "tuning.json", tuning)
     return report
 
 

@@ -71,6 +71,13 @@ def ms(lat, key):
     return "n/a" if not lat or lat.get(key) is None else f"{lat[key] * 1000:.0f}"
 
 
+def averaged(train: dict) -> str:
+    """ "29-40 (best single epoch by validation loss: 33)", from train.json."""
+    epochs = train["averaged_epochs"]
+    span = f"{epochs[0]}-{epochs[-1]}" if len(epochs) > 1 else str(epochs[0])
+    return f"{span} (best single epoch by validation loss: {train['best_single_epoch']['epoch']})"
+
+
 def pct(x):
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -150,7 +157,8 @@ def report_markdown(report: dict, data: dict, train: dict, timings: dict | None 
               f"Training windows: {json.dumps(data['classes']['train'])}; validation windows: {json.dumps(data['classes']['val'])}. "
               f"Validator: {data['validator']['accepted']} clips accepted, {data['validator']['rejected']} rejected "
               f"({json.dumps(data['validator']['rejected_by_reason'])}).",
-              f"Model: {train['parameters']} parameters, {train['epochs_run']} epochs (best {train['best_epoch']}); validation "
+              f"Model: {train['parameters']} parameters, {train['epochs_run']} epochs, "
+              f"weights averaged over epochs {averaged(train)}; validation "
               f"window accuracy float {pct(train['float_val_accuracy'])}, int8 {pct(train['int8_val_accuracy'])} "
               f"(argmax agreement {pct(train['int8_float_agreement'])}); {train['tflite_bytes']} bytes."]
     if train.get("mined"):
@@ -246,7 +254,7 @@ def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:
         "## Splits (by speaker identity, not by engine)", "",
         f"- train: natural voices {', '.join(natural['train'])}, "
         + (f"Kokoro styles {kokoro_styles['train']} and their pairwise blends, " if kokoro else "") + f"and {sum(s.startswith('espeak') for s in by_split['train'])} espeak-ng variants",
-        f"- validation (best epoch, threshold tuning, blessing): {', '.join(natural['val'])}"
+        f"- validation (threshold tuning, blessing): {', '.join(natural['val'])}"
         + (f", Kokoro {kokoro_styles['val']}" if kokoro else "") + " and "
         f"{sum(s.startswith('espeak') for s in by_split['val'])} espeak-ng variants: {', '.join(s.split(':')[1] for s in by_split['val'] if s.startswith('espeak'))}",
         f"- test (held out): {', '.join(natural['test'])} and {sum(s.startswith('espeak') for s in by_split['test'])} "
@@ -266,7 +274,8 @@ def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:
         "- A command said inside a sentence fires (by design); \"next tablet\"-like words are undefined.",
         "- English only.", "",
         f"Training: {train['parameters']} parameters, seed {report['seed']}, {train['epochs_run']} epochs, "
-        "tf_keras 2.19 / TensorFlow 2.19 TFLiteConverter, calibrated on training windows.", ""])
+        f"weights averaged over epochs {averaged(train)}; "
+        "tf_keras 2.19 / TensorFlow 2.19 TFLiteConverter, calibrated on training windows and digital silence.", ""])
 
 
 def publish(small: bool = False) -> dict:

@@ -48,6 +48,20 @@ def test_train_mines_and_exports_a_full_integer_model(small_run):
     train = json.loads((small_run / "train.json").read_text())
     assert [r["epoch"] for r in train["mined"]] == [1, 2]
     assert train["int8_float_agreement"] > 0.5  # the int8 export computes the same function as the float model
+    assert train["averaged_epochs"] == [2, 3]  # the published weights: the mean of the last epochs
+    assert sorted(p.name for p in (small_run / "snapshots").glob("epoch-*.npz")) == [
+        "epoch-01.npz", "epoch-02.npz", "epoch-03.npz"]
+
+
+def test_reaverage_exports_other_epochs_without_training(small_run):
+    env = {**os.environ, "TABSENSE_SPEECH_CACHE": str(small_run.parent), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", "models.speech.train", "--small", "--reaverage", "1-3"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((small_run / "epochs-1-3" / "train.json").read_text())
+    assert result["averaged_epochs"] == [1, 2, 3]
+    assert (small_run / "epochs-1-3" / "kws_int8.tflite").stat().st_size > 10_000
+    assert result["int8_float_agreement"] > 0.5
 
 
 def test_evaluate_reports_every_target_and_a_verdict(small_run):

@@ -22,7 +22,7 @@ from host.speech_params import CLASSES, COMMANDS, PHRASES, SILENCE, UNKNOWN, WIN
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent.parent
 CACHE_DIR = Path(os.environ.get("TABSENSE_SPEECH_CACHE", PACKAGE_DIR / ".cache"))
-MODEL_NAME, MODEL_VERSION = "kws_commands", "3"  # a new version for every published retraining
+MODEL_NAME, MODEL_VERSION = "kws_commands", "4"  # a new version for every published retraining
 BUNDLE_DIR = REPO_ROOT / "models" / "bundled" / MODEL_NAME / MODEL_VERSION
 DOCS_DIR = REPO_ROOT / "docs" / "speech"
 

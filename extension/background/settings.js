@@ -9,7 +9,7 @@ export const DEFAULT_SETTINGS = Object.freeze({
   // says why a minute). Not in the options UI; tests lower it.
   browserModelIdleMs: 60_000,
   // The voice commands that may act. Only next/previous tab by default: they cost nothing when
-  // misheard, and with only them enabled the keyword model fired on 0.4% of the near-miss
+  // misheard, and with only them enabled the keyword model fired on 0.8% of the near-miss
   // phrases and once in 43 minutes of other speech (docs/speech/report.md); closing a tab
   // by mistake loses work, so the other four are the user's choice.
   voiceCommands: ['next_tab', 'previous_tab'],

@@ -481,9 +481,8 @@ def evaluate(small: bool = False, seed: int = SEED, model_path: Path | None = No
     if baseline:  # the same clips; the first STREAM_MIN_S of the same stream
         report["pocketsphinx"] = pocketsphinx_baseline(test_items, stream[: int(STREAM_MIN_S[mode] * SAMPLE_RATE)], workers)
     report["seconds"] = round(time.time() - start, 1)
-    report_dir = model_path.parent if model_path.parent != out else out  # --model: beside that model
-    save_json(report_dir / "report.json", report)
-    save_json(report_dir / "tuning.json", tuning)
+    save_json(model_path.parent / "report.json", report)  # the run folder, or beside a --model file
+    save_json(model_path.parent / "tuning.json", tuning)
     return report
 
 

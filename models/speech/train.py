@@ -153,13 +153,19 @@ def litert_predict(model_path: Path, X: np.ndarray) -> np.ndarray:
     return probs
 
 
-def train(small: bool = False, seed: int = SEED, mine: bool = False) -> dict:
+def import_tensorflow():
+    """(tf, tf_keras), quiet and on THREADS cores: imported only by the steps that train or export."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     import tf_keras as keras
 
     tf.config.threading.set_intra_op_parallelism_threads(THREADS)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+    return tf, keras
+
+
+def train(small: bool = False, seed: int = SEED, mine: bool = False) -> dict:
+    tf, keras = import_tensorflow()
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     mode = "small" if small else "full"
@@ -306,11 +312,7 @@ def finish(tf, model, out: Path, epochs: list[int], X, y, Xv, yv, seed: int, des
 def reaverage(small: bool, first: int, last: int, seed: int = SEED) -> dict:
     """Experiment: export the mean of epochs first..last of the last training run's snapshots
     (no training) to <run>/epochs-<first>-<last>/; evaluate it with `evaluate --model`."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
-    import tf_keras as keras
-
-    tf.config.threading.set_intra_op_parallelism_threads(THREADS)
+    tf, keras = import_tensorflow()
     out = run_dir(small)
     X, y, _ = load_split(out / "train.npz")
     Xv, yv, _ = load_split(out / "val.npz")
@@ -326,7 +328,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--mine", action="store_true", help="experiment: hard-negative mining rounds")
+    parser.add_argument("--mine", action="store_true", help="hard-negative mining rounds (the pipeline's default; needs generate --mining-pool)")
     parser.add_argument("--reaverage", metavar="FIRST-LAST",
                         help="experiment: no training; export the mean of these epochs of the last run's snapshots")
     args = parser.parse_args(argv)

@@ -705,12 +705,13 @@ def _make_window(task: tuple) -> tuple[np.ndarray, int] | None:
     elif kind == "real":
         real = _G["real"][index]
         window = augment.augment_window(augment.crop_or_loop(real, min(len(real), 24000), rng), rng, sounds,
-                                        near_end=0.0)
+                                        near_end=0.0, voice_change=_G.get("voice_change", False))
     else:
         clip = _G["clips"][index]
         if kind == "context":
             clip = _with_context(clip, _G["context"].get(_G["clip_voice"][index], []), rng)
-        window = augment.augment_window(clip, rng, sounds, near_end=0.5)  # negatives too: no position cue
+        window = augment.augment_window(clip, rng, sounds, near_end=0.5,  # negatives too: no position cue
+                                        voice_change=_G.get("voice_change", False))
     if check_clip(window, role="window"):
         return None
     return FEATURES(window).astype(np.float16), label
@@ -854,11 +855,12 @@ def build_eval(split: str, rendered: list[tuple[Job, str]], real_files: list, re
 
 
 def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS, kokoro: bool = False,
-             mining_pool: bool = False) -> dict:
-    """`kokoro`: the session-3 experiment (docs/speech/experiments.md), off in the published recipe;
-    `mining_pool`: mine.npz for train.py --mine (the pipeline's default since v3)."""
+             mining_pool: bool = False, voice_change: bool = False) -> dict:
+    """`kokoro` and `voice_change`: the session-3 and session-6 experiments (docs/speech/experiments.md),
+    off in the published recipe; `mining_pool`: mine.npz for train.py --mine (the pipeline's default since v3)."""
     global WORKERS, PIPER, KOKORO
     WORKERS = workers
+    _G["voice_change"] = voice_change
     PIPER = piper_available()
     KOKORO = kokoro and kokoro_available()
     if kokoro and not KOKORO:
@@ -906,7 +908,7 @@ def generate(mode: str = "full", seed: int = SEED, workers: int = WORKERS, kokor
         if validator.accept(audio, SAMPLE_RATE, "background", str(path)):
             sound_by[file_split(path, SOUND_SPLIT)].append((path, audio))
 
-    summary = {"mode": mode, "seed": seed, "speakers": {}, "classes": {}, "eval": {}}
+    summary = {"mode": mode, "seed": seed, "voice_change": voice_change, "speakers": {}, "classes": {}, "eval": {}}
     for part in ("train", "val", "test"):
         summary["speakers"][part] = sorted(seen[part])
     for part in ("train", "val"):
@@ -940,9 +942,11 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--kokoro", action="store_true", help="experiment: Kokoro-82M voices in train/validation")
     parser.add_argument("--mining-pool", action="store_true", help="windows for train.py --mine")
+    parser.add_argument("--voice-change", action="store_true", help="experiment: Praat voice change on half the clips")
     args = parser.parse_args(argv)
     setup_logging()
-    summary = generate("small" if args.small else "full", args.seed, args.workers, args.kokoro, args.mining_pool)
+    summary = generate("small" if args.small else "full", args.seed, args.workers, args.kokoro, args.mining_pool,
+                       args.voice_change)
     v = summary["validator"]
     total = sum(sum(c.values()) for c in summary["classes"].values())
     print(f"generate: {total} train+val windows {summary['classes']}; validator accepted {v['accepted']}, "

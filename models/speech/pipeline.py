@@ -22,11 +22,12 @@ from .common import log, run_dir, setup_logging
 STEPS = ("generate", "train", "evaluate", "publish")
 
 
-def run(step: str, small: bool, seed: int, baseline: bool = True, kokoro: bool = False, mine: bool = True) -> dict:
+def run(step: str, small: bool, seed: int, baseline: bool = True, kokoro: bool = False, mine: bool = True,
+        voice_change: bool = False) -> dict:
     if step == "generate":
         from .generate import generate
 
-        return generate("small" if small else "full", seed, kokoro=kokoro, mining_pool=mine)
+        return generate("small" if small else "full", seed, kokoro=kokoro, mining_pool=mine, voice_change=voice_change)
     if step == "train":
         from .train import train
 
@@ -50,6 +51,8 @@ def main(argv=None) -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the PocketSphinx comparison")
     parser.add_argument("--kokoro", action="store_true", help="experiment: Kokoro-82M voices in train/validation")
     parser.add_argument("--no-mine", action="store_true", help="no hard-negative mining (pool in generate, rounds in train)")
+    parser.add_argument("--voice-change", action="store_true",
+                        help="experiment: Praat voice change on half the speech clips (not adopted, see experiments.md)")
     args = parser.parse_args(argv)
     setup_logging()
     steps = STEPS if args.step == "all" else (args.step,)
@@ -58,7 +61,8 @@ def main(argv=None) -> None:
     for step in steps:
         t0 = time.time()
         log.info("=== %s ===", step)
-        run(step, args.small, args.seed, baseline=not args.no_baseline, kokoro=args.kokoro, mine=not args.no_mine)
+        run(step, args.small, args.seed, baseline=not args.no_baseline, kokoro=args.kokoro, mine=not args.no_mine,
+            voice_change=args.voice_change)
         timings[step] = round(time.time() - t0, 1)
         log.info("=== %s done in %.0f s ===", step, timings[step])
     timings["total"] = round(time.time() - start, 1)

@@ -195,6 +195,16 @@ def voice_table(by_voice: dict) -> list[str]:
     return rows
 
 
+def augmentation_lead(data: dict) -> str:
+    """The model card's augmentation line opens with the voice change when the data had it (an experiment)."""
+    if not data.get("voice_change"):
+        return "- Augmentation (numpy/scipy): "
+    formants, pitch, spread = augment.FORMANT_SHIFT_RANGE, augment.PITCH_MEDIAN_RANGE_HZ, augment.PITCH_RANGE_FACTOR
+    return (f"- Augmentation: another voice for {augment.P_VOICE:.0%} of the speech clips (Praat's \"Change gender\" via "
+            f"praat-parselmouth: formants x{formants[0]}-{formants[1]}, pitch median {pitch[0]:.0f}-{pitch[1]:.0f} Hz, "
+            f"pitch range x{spread[0]}-{spread[1]}); numpy/scipy: ")
+
+
 def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:
     splits = speaker_splits()
     kokoro = used_kokoro(data)
@@ -230,7 +240,8 @@ def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:
         "(ambiguous): " + ", ".join(f'"{t}"' for t in AMBIGUOUS) + ".",
         "- `_silence_`: digital silence, white/pink/brown noise at -75..-8 dBFS, sonic-pi-samples (CC0 per its "
         "debian/copyright) and sound-theme-freedesktop sounds (CC-BY-3.0 / CC-BY-SA-3.0 / GPL-2).",
-        f"- Augmentation (numpy/scipy): speed {augment.SPEED_RANGE[0]}-{augment.SPEED_RANGE[1]}, gain (peak -30..-1 dBFS), synthetic reverb RT60 0.15-0.7 s, "
+        augmentation_lead(data) +
+        f"speed {augment.SPEED_RANGE[0]}-{augment.SPEED_RANGE[1]}, gain (peak -30..-1 dBFS), synthetic reverb RT60 0.15-0.7 s, "
         "band-limiting (low-pass 2.8-7 kHz, high-pass 80-400 Hz), noise or real-sound background at 0-30 dB SNR, random "
         "position in the window (half the positives and negatives end within 250 ms of the window end); in training, "
         f"on the features: mel-axis warp {training.WARP_RANGE[0]}-{training.WARP_RANGE[1]} (vocal-tract length), random "

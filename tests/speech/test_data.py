@@ -88,3 +88,62 @@ def test_extra_validation_clips_are_new_takes_of_validation_speakers():
     natural = [j for j, kind in extra if j.engine != "espeak" and kind == "command"]
     assert natural and len(natural) == len(set(natural))
     assert len(extra) > len(base) // 2  # a real enlargement: the validation set grows by more than half
+
+
+def _vowel(f0_hz: float, formants_hz: tuple[float, ...], seconds: float = 0.8) -> np.ndarray:
+    """A synthetic sustained vowel: a glottal pulse train with slight vibrato through resonators."""
+    from scipy import signal
+
+    rate = 16_000
+    t = np.arange(int(seconds * rate)) / rate
+    phase = np.cumsum(f0_hz * (1 + 0.03 * np.sin(2 * np.pi * 5 * t)) / rate)
+    x = (np.diff(np.floor(phase), prepend=0) > 0).astype(np.float64)
+    for f in formants_hz:
+        r = np.exp(-np.pi * 80 / rate)
+        x = signal.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * f / rate), r * r], x)
+    return (0.5 * x / np.max(np.abs(x))).astype(np.float32)
+
+
+def _pitch_and_formants(audio: np.ndarray) -> tuple[float, float, float]:
+    import parselmouth
+
+    sound = parselmouth.Sound(audio.astype(np.float64), sampling_frequency=16_000)
+    f0 = sound.to_pitch().selected_array["frequency"]
+    formant = sound.to_formant_burg(max_number_of_formants=4, maximum_formant=5500)
+    times = np.linspace(0.2, len(audio) / 16_000 - 0.2, 20)
+    f1 = np.nanmedian([formant.get_value_at_time(1, t) for t in times])
+    f2 = np.nanmedian([formant.get_value_at_time(2, t) for t in times])
+    return float(np.median(f0[f0 > 0])), float(f1), float(f2)
+
+
+def test_change_gender_moves_pitch_and_formants_independently():
+    pytest.importorskip("parselmouth")
+    vowel = _vowel(110.0, (700.0, 1200.0, 2600.0))
+    f0, f1, f2 = _pitch_and_formants(vowel)
+    assert abs(f0 - 110) < 5 and abs(f1 - 700) < 70 and abs(f2 - 1200) < 100  # the measurement itself
+
+    higher_voice = augment.change_gender(vowel, 1.0, 200.0, 1.0)
+    g0, g1, g2 = _pitch_and_formants(higher_voice)
+    assert abs(g0 - 200) < 10
+    assert abs(g1 / f1 - 1) < 0.1 and abs(g2 / f2 - 1) < 0.1  # same vocal tract
+
+    shorter_tract = augment.change_gender(vowel, 1.2, 110.0, 1.0)
+    h0, h1, h2 = _pitch_and_formants(shorter_tract)
+    assert abs(h0 - 110) < 6
+    assert abs(h1 / f1 - 1.2) < 0.1 and abs(h2 / f2 - 1.2) < 0.1
+    assert len(higher_voice) == len(shorter_tract) == len(vowel)
+
+
+def test_change_voice_leaves_unvoiced_audio_and_keeps_the_window_valid():
+    pytest.importorskip("parselmouth")
+    rng = np.random.default_rng(0)
+    silence = np.zeros(16_000, np.float32)
+    assert np.array_equal(augment.change_voice(silence, rng), silence)
+    short = np.full(800, 0.1, np.float32)
+    assert augment.change_voice(short, rng) is short
+    voices = [augment.change_voice(_vowel(120.0, (600.0, 1000.0, 2400.0)), rng) for _ in range(5)]
+    assert all(v.dtype == np.float32 and np.all(np.isfinite(v)) for v in voices)
+    assert len({round(_pitch_and_formants(v)[0]) for v in voices}) == 5  # each draw a different speaker
+    vowel = _vowel(120.0, (600.0, 1000.0, 2400.0))
+    again = [augment.change_voice(vowel, np.random.default_rng(11)) for _ in range(3)]
+    assert all(np.array_equal(a, again[0]) for a in again)  # Praat's own random numbers are seeded too

@@ -700,18 +700,19 @@ def _make_window(task: tuple) -> tuple[np.ndarray, int] | None:
     kind, index, seed, label = task
     rng = np.random.default_rng(seed)
     sounds = _G["sounds"]
+    voice_change = _G.get("voice_change", False)
     if kind == "silence":
         window = augment.noise_window(rng, sounds)
     elif kind == "real":
         real = _G["real"][index]
         window = augment.augment_window(augment.crop_or_loop(real, min(len(real), 24000), rng), rng, sounds,
-                                        near_end=0.0, voice_change=_G.get("voice_change", False))
+                                        near_end=0.0, voice_change=voice_change)
     else:
         clip = _G["clips"][index]
         if kind == "context":
             clip = _with_context(clip, _G["context"].get(_G["clip_voice"][index], []), rng)
         window = augment.augment_window(clip, rng, sounds, near_end=0.5,  # negatives too: no position cue
-                                        voice_change=_G.get("voice_change", False))
+                                        voice_change=voice_change)
     if check_clip(window, role="window"):
         return None
     return FEATURES(window).astype(np.float16), label

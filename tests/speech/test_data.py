@@ -141,9 +141,9 @@ def test_change_voice_leaves_unvoiced_audio_and_keeps_the_window_valid():
     assert np.array_equal(augment.change_voice(silence, rng), silence)
     short = np.full(800, 0.1, np.float32)
     assert augment.change_voice(short, rng) is short
-    voices = [augment.change_voice(_vowel(120.0, (600.0, 1000.0, 2400.0)), rng) for _ in range(5)]
+    vowel = _vowel(120.0, (600.0, 1000.0, 2400.0))
+    voices = [augment.change_voice(vowel, rng) for _ in range(5)]
     assert all(v.dtype == np.float32 and np.all(np.isfinite(v)) for v in voices)
     assert len({round(_pitch_and_formants(v)[0]) for v in voices}) == 5  # each draw a different speaker
-    vowel = _vowel(120.0, (600.0, 1000.0, 2400.0))
     again = [augment.change_voice(vowel, np.random.default_rng(11)) for _ in range(3)]
     assert all(np.array_equal(a, again[0]) for a in again)  # Praat's own random numbers are seeded too

@@ -71,11 +71,27 @@ def ms(lat, key):
     return "n/a" if not lat or lat.get(key) is None else f"{lat[key] * 1000:.0f}"
 
 
-def averaged(train: dict) -> str:
-    """ "29-40 (best single epoch by validation loss: 33)", from train.json."""
-    epochs = train["averaged_epochs"]
+def averaged(member: dict) -> str:
+    """ "29-40 (best single epoch by validation loss: 33)", from train.json (one member's part)."""
+    epochs = member["averaged_epochs"]
     span = f"{epochs[0]}-{epochs[-1]}" if len(epochs) > 1 else str(epochs[0])
-    return f"{span} (best single epoch by validation loss: {train['best_single_epoch']['epoch']})"
+    return f"{span} (best single epoch by validation loss: {member['best_single_epoch']['epoch']})"
+
+
+def members(train: dict) -> list[dict]:
+    """The trained models of train.json: its "members" (an ensemble), or the one model it describes."""
+    return train.get("members") or [train]
+
+
+def model_summary(train: dict) -> str:
+    """How the served model was trained, in one sentence's worth of text."""
+    parts = members(train)
+    if len(parts) == 1:
+        return f"{train['parameters']} parameters, {train['epochs_run']} epochs, weights averaged over epochs {averaged(train)}"
+    return (f"an ensemble of {len(parts)} models trained alike with seeds " + ", ".join(str(m["seed"]) for m in parts)
+            + f" ({train['parameters']} parameters in all), whose probabilities the served model averages; each trained "
+            f"{parts[0]['epochs_run']} epochs, weights averaged over epochs "
+            + "; ".join(averaged(m) for m in parts))
 
 
 def pct(x):
@@ -157,14 +173,15 @@ def report_markdown(report: dict, data: dict, train: dict, timings: dict | None 
               f"Training windows: {json.dumps(data['classes']['train'])}; validation windows: {json.dumps(data['classes']['val'])}. "
               f"Validator: {data['validator']['accepted']} clips accepted, {data['validator']['rejected']} rejected "
               f"({json.dumps(data['validator']['rejected_by_reason'])}).",
-              f"Model: {train['parameters']} parameters, {train['epochs_run']} epochs, "
-              f"weights averaged over epochs {averaged(train)}; validation "
+              f"Model: {model_summary(train)}; validation "
               f"window accuracy float {pct(train['float_val_accuracy'])}, int8 {pct(train['int8_val_accuracy'])} "
               f"(argmax agreement {pct(train['int8_float_agreement'])}); {train['tflite_bytes']} bytes."]
-    if train.get("mined"):
+    if any(m.get("mined") for m in members(train)):
         lines.append("Hard-negative mining (windows of a long stream of training-split negatives that the model scored "
-                     f">= {training.MINE_SCORE} for a command, added as `_unknown_`): "
-                     + ", ".join(f"after epoch {m['epoch']}: {m['windows']} of {m['pool']}" for m in train["mined"]) + ".")
+                     f">= {training.MINE_SCORE} for a command, added as `_unknown_`): " + "; ".join(
+                         (f"model {i}: " if len(members(train)) > 1 else "")
+                         + ", ".join(f"after epoch {r['epoch']}: {r['windows']} of {r['pool']}" for r in m["mined"])
+                         for i, m in enumerate(members(train), 1)) + ".")
     lines.append("")
     if timings:
         lines += ["## Runtime of the one command", "",
@@ -209,7 +226,7 @@ def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:
     splits = speaker_splits()
     kokoro = used_kokoro(data)
     kokoro_styles = {p: ", ".join(k for k, v in KOKORO_SPLIT.items() if v == p) if kokoro else "" for p in ("train", "val")}
-    mined = train.get("mined") or []
+    mined = any(m.get("mined") for m in members(train))
     by_split = {p: sorted(s for s, q in splits.items() if q == p) for p in ("train", "val", "test")}
     natural = {p: sorted({f"{e}:{v}" for e, v, s in NATURAL_VOICES if splits[f"natural:{s}"] == p}) for p in by_split}
     return "\n".join([
@@ -284,8 +301,7 @@ def model_card(report: dict, data: dict, train: dict, entry_: dict) -> str:
         "represented by recorded examples; expect lower recall there than in these numbers.",
         "- A command said inside a sentence fires (by design); \"next tablet\"-like words are undefined.",
         "- English only.", "",
-        f"Training: {train['parameters']} parameters, seed {report['seed']}, {train['epochs_run']} epochs, "
-        f"weights averaged over epochs {averaged(train)}; "
+        f"Training: seed {report['seed']}, {model_summary(train)}; "
         "tf_keras 2.19 / TensorFlow 2.19 TFLiteConverter, calibrated on training windows and digital silence.", ""])
 
 
@@ -311,7 +327,9 @@ def publish(small: bool = False) -> dict:
     public["model"] = {"file": f"models/bundled/{MODEL_NAME}/{MODEL_VERSION}/{MODEL_FILE}", "sha256": e["files"]["model"]["sha256"],
                        "bytes": e["files"]["model"]["bytes"]}
     public["data"] = data
-    public["train"] = {k: v for k, v in train.items() if k != "history"}
+    public["train"] = {k: v for k, v in train.items() if k not in ("history", "members")}
+    if "members" in train:
+        public["train"]["members"] = [{k: v for k, v in m.items() if k != "history"} for m in train["members"]]
     save_json(docs / "report.json", public)
     timings_path = out / "timings-all.json"
     timings = json.loads(timings_path.read_text()) if timings_path.exists() else None

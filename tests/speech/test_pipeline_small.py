@@ -89,3 +89,32 @@ def test_publish_writes_a_checksummed_bundle_the_host_serves(small_run):
     spotter = KeywordSpotter(bundle / "kws_commands.tflite", bundle / "labels.txt", num_threads=1)
     probs = spotter.probabilities_from_features(np.full((148, 40), -13.8, np.float32))
     assert probs.shape == (len(CLASSES),) and abs(float(probs.sum()) - 1.0) < 0.05
+
+
+def test_train_members_exports_an_ensemble_as_one_full_integer_model(small_run, tmp_path):
+    """--members 2: two models differing by seed only, served as ONE model with a single model's
+    input and output (its output the mean of their probabilities)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    run = tmp_path / "run-small"
+    run.mkdir()
+    for name in ("train.npz", "val.npz", "mine.npz"):
+        (run / name).symlink_to(small_run / name)
+    env = {**os.environ, "TABSENSE_SPEECH_CACHE": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", "models.speech.train", "--small", "--seed", "3", "--mine",
+                           "--members", "2"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    train = json.loads((run / "train.json").read_text())
+    assert [m["seed"] for m in train["members"]] == [3, 4]
+    for i, member in enumerate(train["members"], 1):
+        assert [r["epoch"] for r in member["mined"]] == [1, 2] and member["averaged_epochs"] == [2, 3]
+        assert len(list((run / f"member-{i}" / "snapshots").glob("epoch-*.npz"))) == 3
+    # member 1 is the single model of the same seed, trained the same way
+    single = json.loads((small_run / "train.json").read_text())
+    assert train["members"][0]["history"]["loss"] == single["history"]["loss"]
+    assert train["members"][1]["history"]["loss"] != single["history"]["loss"]
+    assert train["int8_float_agreement"] > 0.5
+    interpreter = Interpreter(model_path=str(run / "kws_int8.tflite"))
+    assert list(interpreter.get_input_details()[0]["shape"]) == [1, 148, 40, 1]
+    assert list(interpreter.get_output_details()[0]["shape"]) == [1, len(CLASSES)]
+    assert (run / "kws_int8.tflite").stat().st_size > 1.8 * (small_run / "kws_int8.tflite").stat().st_size

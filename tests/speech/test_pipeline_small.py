@@ -118,3 +118,25 @@ def test_train_members_exports_an_ensemble_as_one_full_integer_model(small_run, 
     assert list(interpreter.get_input_details()[0]["shape"]) == [1, 148, 40, 1]
     assert list(interpreter.get_output_details()[0]["shape"]) == [1, len(CLASSES)]
     assert (run / "kws_int8.tflite").stat().st_size > 1.8 * (small_run / "kws_int8.tflite").stat().st_size
+
+
+def test_ensemble_of_finished_runs_averages_their_probabilities(small_run, tmp_path):
+    """--ensemble RUN RUN: the same run twice is the same function as the run alone."""
+    run = tmp_path / "run-small"
+    run.mkdir()
+    for name in ("train.npz", "val.npz"):
+        (run / name).symlink_to(small_run / name)
+    env = {**os.environ, "TABSENSE_SPEECH_CACHE": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", "models.speech.train", "--small", "--ensemble", str(small_run), str(small_run)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((run / "ensemble-2" / "train.json").read_text())
+    single = json.loads((small_run / "train.json").read_text())
+    assert result["members"] == [str(small_run)] * 2
+    assert result["float_val_accuracy"] == single["float_val_accuracy"]
+    from models.speech.train import litert_predict
+
+    windows = np.load(small_run / "val.npz")["X"][:40].astype(np.float32)
+    alone = litert_predict(small_run / "kws_int8.tflite", windows)
+    averaged = litert_predict(run / "ensemble-2" / "kws_int8.tflite", windows)
+    np.testing.assert_allclose(averaged, alone, atol=0.03)  # int8 rounding apart, the same probabilities

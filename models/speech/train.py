@@ -65,9 +65,10 @@ MINE_MAX = 3000
 # (unaugmented) training windows instead made the validation loss worse (0.59 against 0.36).
 AVERAGE_EPOCHS = {"full": 12, "small": 2}
 # Ensembles (--members N): N models trained alike with seeds seed, seed + 1, ..., exported as one model
-# averaging their probabilities. Two members of 40 epochs beat one on the held-out voices, but cost
-# twice the training, past the one-hour budget of the one command; two of 20 epochs (same cost as
-# one of 40) lose to one of 40 (docs/speech/experiments.md). So the published recipe trains one.
+# averaging their probabilities. Members of 40 epochs even out the seed (three seeds: between the
+# best and the worst seed alone) but cost N times the training, past the one-hour budget of the one
+# command; two of 20 epochs (the cost of one of 40) lose to one of 40 (docs/speech/experiments.md).
+# So the published recipe trains one.
 MEMBERS = {"full": 1, "small": 1}
 CALIBRATION_WINDOWS = 600
 THREADS = int(os.environ.get("TABSENSE_TRAIN_THREADS", "2"))

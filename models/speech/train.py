@@ -374,11 +374,10 @@ def reaverage(small: bool, first: int, last: int, seed: int = SEED) -> dict:
         model = build_model(keras, X.mean(axis=(0, 1)), X.var(axis=(0, 1)) + 1e-3)  # as train(): before mining
         model.compile(loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
         models.append(set_averaged(model, folder, epochs))
-    if len(models) == 1:
-        result = {"averaged_epochs": epochs, **export_and_measure(tf, models[0], X, y, Xv, yv, seed, dest)}
-    else:
-        result = {"members": [{"snapshots": folder.name, "averaged_epochs": epochs} for folder in folders],
-                  **export_and_measure(tf, average_probabilities(keras, models), X, y, Xv, yv, seed, dest)}
+    model = models[0] if len(models) == 1 else average_probabilities(keras, models)
+    result = ({"averaged_epochs": epochs} if len(models) == 1
+              else {"members": [{"snapshots": folder.name, "averaged_epochs": epochs} for folder in folders]})
+    result.update(export_and_measure(tf, model, X, y, Xv, yv, seed, dest))
     save_json(out / f"epochs-{first}-{last}" / "train.json", result)
     return result
 

@@ -159,7 +159,8 @@ class Capabilities:
             # Chunks of a stream must be processed in order: one dedicated thread, FIFO.
             "audio_chunk": Capability("audio_chunk", self.audio_chunk, blocking=True, needs_session=True,
                                       ordered=True),
-            "stop_stream": Capability("stop_stream", self.stop_stream, blocking=False, needs_session=True),
+            # In the same queue: a stop sent after chunks must not overtake them (they would start the stream again).
+            "stop_stream": Capability("stop_stream", self.stop_stream, blocking=True, needs_session=True, ordered=True),
         }
 
     def get(self, name: str) -> Capability | None:

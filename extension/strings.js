@@ -47,6 +47,11 @@ globalThis.STRINGS = Object.freeze({
   popupNoShortcut: 'No shortcut yet: choose one at chrome://extensions/shortcuts',
   popupLastHeard: 'Last heard: “{phrase}”',
   popupVoiceExperimental: 'Experimental: the voice model has not passed validation, so it may miss commands or switch tabs on its own.',
+  // Shown while listening at a sensitivity other than the recommended one (keyed by level).
+  popupSensitivity: {
+    low: 'Sensitivity: low (may miss more commands)',
+    high: 'Sensitivity: high (more mistaken switches)',
+  },
 
   // Voice commands: the toolbar while listening, the phrases, the permission page.
   actionTitle: 'TabSense',
@@ -88,6 +93,10 @@ globalThis.STRINGS = Object.freeze({
   optionsNeedCommand: 'Choose at least one voice command.',
   optionsVoiceModel: 'Voice model',
   optionsExperimentalVoice: 'Use the voice model even though it has not passed validation (experimental: it may miss commands or switch tabs on its own)',
+  optionsSensitivity: 'Voice sensitivity',
+  optionsSensitivityLow: 'Fewer mistaken switches (may miss more commands)',
+  optionsSensitivityNormal: 'Balanced (recommended)',
+  optionsSensitivityHigh: 'Hears more (for voices it misses; more mistaken switches)',
 
   // Commands people are told to run. {python} depends on the operating system.
   installCommand: '{python} install_host.py',

@@ -139,6 +139,16 @@ def _allow_unblessed(params: dict) -> bool:
     return value
 
 
+def _sensitivity(params: dict) -> str:
+    """The speech requests' optional `sensitivity`: which of the model's threshold sets to use."""
+    from .speech import SENSITIVITIES
+
+    value = params.get("sensitivity", "normal")
+    if value not in SENSITIVITIES:
+        raise InvalidRequest(f"`sensitivity` must be one of {', '.join(map(repr, SENSITIVITIES))}.")
+    return value
+
+
 def _model_name(params: dict) -> str | None:
     value = params.get("model")
     if value is not None and not isinstance(value, str):
@@ -201,11 +211,12 @@ class Capabilities:
         allow_unblessed = _allow_unblessed(params)
         spotter = self.pool.get(_model_name(params), "keyword_spotting", allow_unblessed=allow_unblessed)
         spec = self.store.registry.get(spotter.name, "keyword_spotting")
-        settings = DetectorSettings.from_params(spec.params)
+        settings = DetectorSettings.from_params(spec.params, _sensitivity(params))
         if "commands" in params:
             settings = settings.only(_commands(params["commands"], spotter.command_index))
         # `blessed` lets the extension tell a user who opted in that commands are experimental.
-        model = {"name": spotter.name, "version": spotter.version, "blessed": spec.blessed}
+        model = {"name": spotter.name, "version": spotter.version, "blessed": spec.blessed,
+                 "sensitivity": settings.sensitivity_used}
         return spotter, settings, model
 
     def recognize_speech(self, params: dict) -> dict:
@@ -232,8 +243,9 @@ class Capabilities:
         if len(audio) > MAX_CHUNK_SECONDS * rate:
             raise AudioTooLong(f"An audio chunk may hold at most {MAX_CHUNK_SECONDS:.0f} seconds.")
         _allow_unblessed(params)  # a bad value is an error on every chunk, not only the first
+        sensitivity = _sensitivity(params)
         detector = session.streams.get(stream)
-        started = None  # the model, said once: in the answer to the chunk that starts the stream
+        started = changed = None  # the model, said once: in the answer to the chunk that starts the stream
         if detector is None or detector.source_rate != rate:
             if detector is None and len(session.streams) >= Session.MAX_STREAMS:
                 # A page that died without stop_stream leaves its stream behind: drop the stalest.
@@ -241,14 +253,23 @@ class Capabilities:
                 log.info("dropped audio stream %r to make room for %r", stale, stream)
             spotter, settings, started = self._spotter(params)
             detector = session.streams[stream] = StreamDetector(spotter, settings, rate)
-        elif "commands" in params:  # the user changed the enabled commands while listening
-            detector.enable(_commands(params["commands"], detector.spotter.command_index))
+        else:  # the user may change the enabled commands or the sensitivity while listening
+            if "commands" in params:
+                detector.enable(_commands(params["commands"], detector.spotter.command_index))
+            if sensitivity != detector.settings.sensitivity:
+                from .speech import DetectorSettings
+
+                spec = self.store.registry.get(detector.spotter.name, "keyword_spotting")
+                detector.use(DetectorSettings.from_params(spec.params, sensitivity))
+                changed = detector.settings.sensitivity_used
         session.streams.move_to_end(stream)
         for found in detector.feed(audio):
             session.emit(event("command", stream=stream, **found))
         result = {"stream": stream, "time_s": round(detector.time_s, 3)}
         if started is not None:
             result["model"] = started
+        if changed is not None:
+            result["sensitivity"] = changed
         return result
 
     def stop_stream(self, params: dict, session: Session) -> dict:

@@ -9,6 +9,7 @@ refractory period, and reports each command once.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -21,7 +22,11 @@ from .errors import ModelCorrupt
 from .features import HOP, LOG_FLOOR, MEL_BINS, SAMPLE_RATE, WINDOW, log_mel
 from .speech_params import COMMANDS, HOP_FRAMES, WINDOW_FRAMES, WINDOW_SAMPLES
 
+log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.8
+# What a user can choose (the extension's options): the model lab tunes one set of thresholds per
+# level on its validation voices ("low": fewer mistaken switches, "high": fewer missed commands).
+SENSITIVITIES = ("low", "normal", "high")
 SILENT_FRAME = np.full(MEL_BINS, np.log(LOG_FLOOR), dtype=np.float32)  # log_mel of digital silence
 
 
@@ -31,13 +36,24 @@ class DetectorSettings:
     smoothing: int = 3  # windows averaged (each 100 ms apart)
     refractory_s: float = 1.0  # no second command this soon after one
     commands: tuple[str, ...] | None = None  # the commands that may fire (None: all the model knows)
+    sensitivity: str = "normal"  # the level asked for
+    sensitivity_used: str = "normal"  # the level whose thresholds these are (a model may lack the one asked for)
 
     @classmethod
-    def from_params(cls, params: dict) -> "DetectorSettings":
+    def from_params(cls, params: dict, sensitivity: str = "normal") -> "DetectorSettings":
+        """A model entry's detector parameters; `thresholds` are the "normal" level's, and
+        `sensitivity_thresholds` has one set per level (a model without the level uses "normal")."""
+        used, thresholds = sensitivity, params.get("sensitivity_thresholds", {}).get(sensitivity)
+        if thresholds is None:
+            if sensitivity != "normal":
+                log.info("the keyword model has no %r thresholds: using its normal ones", sensitivity)
+            used, thresholds = "normal", params.get("thresholds", {})
         return cls(
-            thresholds={k: float(v) for k, v in params.get("thresholds", {}).items()},
+            thresholds={k: float(v) for k, v in thresholds.items()},
             smoothing=int(params.get("smoothing", 3)),
             refractory_s=float(params.get("refractory_s", 1.0)),
+            sensitivity=sensitivity,
+            sensitivity_used=used,
         )
 
     def threshold(self, command: str) -> float:
@@ -142,6 +158,11 @@ class StreamDetector:
         if wanted is not None and wanted != self.settings.commands:  # the extension repeats its list every chunk
             self.settings = self.settings.only(wanted)
         self._enabled = [(c, i) for c, i in self.spotter.command_index.items() if wanted is None or c in wanted]
+
+    def use(self, settings: DetectorSettings) -> None:
+        """Other thresholds from now on (a new sensitivity); the enabled commands, the stream,
+        the smoothing history and the refractory period go on."""
+        self.settings = replace(settings, commands=self.settings.commands)
 
     @property
     def time_s(self) -> float:

@@ -115,3 +115,27 @@ def test_only_enabled_commands_fire():
     assert [e["command"] for e in StreamDetector(LoudnessSpotter(), settings).feed(audio)] == ["next_tab"]
     assert StreamDetector(LoudnessSpotter(), settings.only(["previous_tab", "reload"])).feed(audio) == []
     assert [e["command"] for e in StreamDetector(LoudnessSpotter(), settings.only(["next_tab"])).feed(audio)] == ["next_tab"]
+
+
+def test_a_sensitivity_level_picks_its_own_thresholds():
+    """A model entry carries one threshold set per level; a level it lacks falls back to "normal"."""
+    params = {"thresholds": {"next_tab": 0.8}, "smoothing": 1,
+              "sensitivity_thresholds": {"low": {"next_tab": 0.99}, "normal": {"next_tab": 0.8},
+                                         "high": {"next_tab": 0.5}}}
+    assert DetectorSettings.from_params(params).threshold("next_tab") == 0.8
+    assert DetectorSettings.from_params(params, "low").threshold("next_tab") == 0.99
+    high = DetectorSettings.from_params(params, "high")
+    assert (high.threshold("next_tab"), high.sensitivity, high.smoothing) == (0.5, "high", 1)
+    older = DetectorSettings.from_params({"thresholds": {"next_tab": 0.7}}, "low")  # a model without levels
+    assert (older.threshold("next_tab"), older.sensitivity, older.sensitivity_used) == (0.7, "low", "normal")
+
+
+def test_a_new_sensitivity_applies_to_a_running_stream_and_keeps_its_commands():
+    """The scripted spotter scores 0.93: "low" (0.99) hears nothing, then "normal" (0.8) does."""
+    params = {"thresholds": {"next_tab": 0.8}, "sensitivity_thresholds": {"low": {"next_tab": 0.99}}}
+    phrase = np.concatenate([quiet(1), burst(1.5), quiet(1)])
+    detector = StreamDetector(LoudnessSpotter(), DetectorSettings.from_params(params, "low").only(["next_tab"]))
+    assert detector.feed(phrase) == []
+    detector.use(DetectorSettings.from_params(params, "normal"))
+    assert [e["command"] for e in detector.feed(phrase)] == ["next_tab"]
+    assert detector.settings.commands == ("next_tab",) and detector.settings.sensitivity == "normal"

@@ -161,8 +161,62 @@ def test_events_reach_the_browser_through_the_native_host(host_env, tmp_path, cl
     assert [a["id"] for a in answers if a["id"] != "stop"] == list(range(len(answers) - 1))  # in order
     assert [(e["event"], e["command"], e["stream"]) for e in events] == [("command", "next_tab", "mic")]
     chunks = [a for a in answers if a["id"] != "stop"]
-    assert chunks[0]["result"]["model"] == {"name": entry["name"], "version": entry["version"], "blessed": True}
+    assert chunks[0]["result"]["model"] == {"name": entry["name"], "version": entry["version"], "blessed": True,
+                                            "sensitivity": "normal"}
     assert all("model" not in a["result"] for a in chunks[1:])  # said once, when the stream starts
+
+
+# --- the sensitivity a user chose (`sensitivity`: the model's threshold set per level) -------
+
+
+@pytest.fixture(scope="module")
+def levels(tmp_path_factory) -> Capabilities:
+    """A home whose registry gives the bundled keyword model a "low" level that can never fire
+    (thresholds above 1), so that which level a stream uses is plain to see."""
+    home = tmp_path_factory.mktemp("levels-home")
+    keyword = json.loads(ENTRY.read_text())
+    for file_entry in keyword["files"].values():
+        file_entry["bundled"] = True
+    normal = keyword["params"]["thresholds"]
+    keyword["params"]["sensitivity_thresholds"] = {"low": {c: 1.01 for c in normal}, "normal": normal}
+    (home / "registry.json").write_text(json.dumps({"models": [keyword]}))
+    return Capabilities(ModelStore(home), num_threads=1, serve_unblessed=True)
+
+
+def test_the_sensitivity_picks_the_threshold_set_and_can_change_while_listening(levels, clips):
+    wav = base64.b64encode(clips["next"]).decode()
+    assert levels.recognize_speech({"audio": wav})["command"] == "next_tab"
+    low = levels.recognize_speech({"audio": wav, "sensitivity": "low"})
+    assert low["command"] is None and low["model"]["sensitivity"] == "low"
+    high = levels.recognize_speech({"audio": wav, "sensitivity": "high"})  # a level the model lacks: its normal set
+    assert (high["command"], high["model"]["sensitivity"]) == ("next_tab", "normal")
+
+    events = []
+    session = Session(emit=events.append)
+    pcm, chunk = pcm_of(clips["next"]), 4410 * 2
+
+    def send(sensitivity):
+        return [levels.audio_chunk({"stream": "mic", "audio": base64.b64encode(pcm[start : start + chunk]).decode(),
+                                    "sample_rate": 44100, "sensitivity": sensitivity, "commands": ["next_tab"]}, session)
+                for start in range(0, len(pcm), chunk)]
+
+    answers = send("low")
+    assert events == [] and answers[0]["model"]["sensitivity"] == "low"
+    assert all("sensitivity" not in a for a in answers)  # nothing changed after the start
+    answers = send("normal")  # the same stream: the change is said once, and the phrase is heard
+    assert answers[0]["sensitivity"] == "normal" and all("sensitivity" not in a for a in answers[1:])
+    assert [(e["command"], e["stream"]) for e in events] == [("next_tab", "mic")]
+    assert session.streams["mic"].settings.commands == ("next_tab",)  # the enabled commands stay
+
+
+@pytest.mark.parametrize("value", ["medium", "HIGH", 1, None, ["low"]])
+def test_an_unknown_sensitivity_is_an_error(levels, value):
+    silence = base64.b64encode(np.zeros(1600, "<i2").tobytes()).decode()
+    for call, params in ((levels.recognize_speech, ({"audio": silence, "sample_rate": 16000},)),
+                         (levels.audio_chunk, ({"stream": "s", "audio": silence, "sample_rate": 16000}, Session()))):
+        with pytest.raises(TabSenseError) as info:
+            call({**params[0], "sensitivity": value}, *params[1:])
+        assert info.value.code == "invalid_request" and "sensitivity" in info.value.message
 
 
 # --- the per-request opt-in to an unblessed keyword model (`allow_unblessed`) -------------
@@ -207,7 +261,7 @@ def test_an_unblessed_keyword_model_is_served_only_to_requests_that_opt_in(stric
     result = strict.recognize_speech({"audio": wav, "allow_unblessed": True})
     assert result["command"] == "next_tab"
     assert result["model"] == {"name": "kws_commands", "version": json.loads(ENTRY.read_text())["version"],
-                               "blessed": False}
+                               "blessed": False, "sensitivity": "normal"}
 
 
 def test_the_opt_in_of_one_stream_lets_no_other_request_through(strict, clips):

@@ -17,6 +17,10 @@ export const DEFAULT_SETTINGS = Object.freeze({
   // carry `allow_unblessed: true`). Off by default: it missed its accuracy targets, so it may
   // miss commands or act on speech that was not one; only the user may accept that.
   experimentalVoiceModel: false,
+  // How readily the keyword model acts: 'low', 'normal' or 'high' (sent with every audio chunk).
+  // Normal by default: its thresholds were tuned on the validation voices; low and high trade
+  // missed commands against mistaken switches (docs/speech/report.md has the numbers per level).
+  voiceSensitivity: 'normal',
 });
 
 // Read once per context and kept until something changes: each read is a round trip to the

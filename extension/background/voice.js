@@ -33,7 +33,7 @@ const MICROPHONE_ERRORS = {
   AbortError: 'microphone_busy',
 };
 
-let capture = null; // the stream being forwarded: {id, rate, samples, lastChunk, timeoutMs, stats}
+let capture = null; // the stream being forwarded: {id, rate, samples, lastChunk, timeoutMs, sensitivity, stats}
 let steps = Promise.resolve(); // start, stop and restore run one at a time
 let commands = Promise.resolve(); // tab actions run one at a time, in the order heard
 
@@ -89,7 +89,17 @@ async function start() {
     await openPermissionPage();
     return getVoice();
   }
-  await setVoice({ listening: true, error: null, stats: null, hostStopped: null, lastCommand: null, heard: 0, recent: [], model: null });
+  await setVoice({
+    listening: true,
+    error: null,
+    stats: null,
+    hostStopped: null,
+    lastCommand: null,
+    heard: 0,
+    recent: [],
+    model: null,
+    sensitivity: null, // the host says which level it uses when the stream starts
+  });
   await showIndicator(true);
   await openOffscreen(MICROPHONE_JOB);
   await sendToOffscreen({ type: 'start-microphone' });
@@ -175,10 +185,12 @@ function captureStarted({ stream, sampleRate }) {
   };
   const started = capture;
   // Chunks wait for the settings: the host must know from the first chunk which commands may
-  // act, and whether the user accepted a keyword model that has not passed validation.
-  started.ready = getSettings().then(({ requestTimeoutMs, voiceCommands, experimentalVoiceModel }) => {
+  // act, how readily, and whether the user accepted a keyword model that has not passed validation.
+  started.ready = getSettings().then((settings) => {
+    const { requestTimeoutMs, voiceCommands, voiceSensitivity, experimentalVoiceModel } = settings;
     started.timeoutMs = requestTimeoutMs;
     started.commands = voiceCommands;
+    started.sensitivity = voiceSensitivity;
     started.allowUnblessed = experimentalVoiceModel === true;
   });
   getVoice().then(({ listening }) => {
@@ -209,7 +221,13 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
   stream.ready
     .then(() => {
       const sentAt = performance.now();
-      const params = { stream: stream.id, audio, sample_rate: stream.rate, commands: stream.commands };
+      const params = {
+        stream: stream.id,
+        audio,
+        sample_rate: stream.rate,
+        commands: stream.commands,
+        sensitivity: stream.sensitivity,
+      };
       // On every chunk: the host may start the stream again (a new rate) with any of them.
       if (stream.allowUnblessed) params.allow_unblessed = true;
       return sendInOrder('audio_chunk', params, stream.timeoutMs).then((result) => ({ result, sentAt }));
@@ -217,8 +235,14 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
     .then(({ result, sentAt }) => {
       remember(stats.hostMs, performance.now() - sentAt);
       stats.hostTimeS = result.time_s;
-      // Only the chunk that starts the stream names the model; the popup says when it is experimental.
-      if (result.model && capture === stream) setVoice({ model: result.model });
+      // Only the chunk that starts the stream names the model (and the sensitivity in use); the
+      // popup says when it is experimental, and which sensitivity when not the usual one.
+      if (result.model && capture === stream) {
+        const { sensitivity } = result.model; // absent from a host without sensitivity levels
+        setVoice({ model: result.model, ...(sensitivity && { sensitivity }) });
+      }
+      // The host applied a changed sensitivity to the running stream: from this chunk on.
+      if (result.sensitivity && capture === stream) setVoice({ sensitivity: result.sensitivity });
       saveStatsSometimes(stream);
     })
     .catch((error) => {
@@ -228,10 +252,14 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
     });
 }
 
-// The options page changed the enabled commands: the next chunk tells the host. (The
-// experimental model choice applies from the next time listening starts.)
+// The options page changed the enabled commands or the sensitivity: the next chunk tells the
+// host. (The experimental model choice applies from the next time listening starts.)
 chrome.storage.onChanged.addListener((changes, area) => {
-  if (area === 'local' && changes.voiceCommands && capture) capture.commands = changes.voiceCommands.newValue;
+  if (area !== 'local' || !capture) return;
+  if (changes.voiceCommands) capture.commands = changes.voiceCommands.newValue;
+  if (changes.voiceSensitivity) {
+    capture.sensitivity = changes.voiceSensitivity.newValue ?? DEFAULT_SETTINGS.voiceSensitivity;
+  }
 });
 
 function saveStatsSometimes(stream) {

@@ -1,8 +1,8 @@
 // Options: which transport to use (native messaging by default, or a WebSocket host the
-// user started) with its port and token, which voice commands may act, and whether to use a
-// voice model that has not passed validation. Saved to chrome.storage.local; the worker
-// reconnects, a listening stream picks up the commands, and the model choice applies when
-// listening next starts.
+// user started) with its port and token, which voice commands may act, how sensitive voice
+// recognition is, and whether to use a voice model that has not passed validation. Saved to
+// chrome.storage.local; the worker reconnects, a listening stream picks up the commands and
+// the sensitivity, and the model choice applies when listening next starts.
 import { DEFAULT_SETTINGS, getSettings } from '../background/settings.js';
 
 const { STRINGS, formatString } = globalThis;
@@ -45,8 +45,16 @@ function readForm() {
     say(STRINGS.optionsNeedCommand, 'error');
     return null;
   }
+  const voiceSensitivity = form.elements.sensitivity.value || DEFAULT_SETTINGS.voiceSensitivity;
   const experimentalVoiceModel = $('experimental-voice').checked;
-  return { transport, wsPort: wsPort || DEFAULT_SETTINGS.wsPort, wsToken, voiceCommands, experimentalVoiceModel };
+  return {
+    transport,
+    wsPort: wsPort || DEFAULT_SETTINGS.wsPort,
+    wsToken,
+    voiceCommands,
+    voiceSensitivity,
+    experimentalVoiceModel,
+  };
 }
 
 // One checkbox per command, labelled with the phrase to say.
@@ -92,5 +100,6 @@ form.elements.transport.value = settings.transport;
 $('port').value = settings.wsPort;
 $('token').value = settings.wsToken;
 showCommands(settings.voiceCommands);
+form.elements.sensitivity.value = settings.voiceSensitivity;
 $('experimental-voice').checked = settings.experimentalVoiceModel;
 showWebSocketFields();

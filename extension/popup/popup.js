@@ -77,6 +77,10 @@ function renderVoice(voice = {}) {
   $('voice-hint').textContent = listening ? STRINGS.popupListening : STRINGS.popupNotListening;
   // The host said so when the stream started: the user opted in to an unvalidated model.
   $('voice-experimental').hidden = !(listening && voice.model?.blessed === false);
+  // Only a level the user chose away from the recommended one is worth a line (none for normal).
+  const sensitivity = listening && STRINGS.popupSensitivity[voice.sensitivity];
+  $('voice-sensitivity').hidden = !sensitivity;
+  if (sensitivity) $('voice-sensitivity').textContent = sensitivity;
   const phrase = STRINGS.commandPhrases[voice.lastCommand?.command];
   $('last-heard').hidden = !phrase;
   if (phrase) $('last-heard').textContent = formatString(STRINGS.popupLastHeard, { phrase });

@@ -53,6 +53,16 @@ TUNE_FA_MAX = 0.01  # per command, on validation near misses (clean and 10 dB)
 # The validation stream (~35 min) still bounds little with "no false trigger": take the
 # HIGHEST feasible threshold whose validation recall is within this of the best one.
 TUNE_RECALL_SLACK = 0.01
+# The sensitivity levels a user can choose (host `sensitivity`, the extension's options), each tuned
+# by the same rule under its own limits on validation: (near-miss false accepts max, false triggers
+# per hour on the validation stream max, recall slack). "normal" is the published `thresholds`;
+# "low" gives up a little recall for fewer mistaken switches, "high" takes the near-miss target and
+# about two false triggers per command on the ~35 min stream for the recall of voices it misses.
+SENSITIVITY_RULES = {
+    "low": (0.005, 0.0, 0.02),
+    "normal": (TUNE_FA_MAX, 0.0, TUNE_RECALL_SLACK),
+    "high": (0.02, 3.5, 0.0),
+}
 STREAM_NEAR_MISSES_PER_HOUR = 120  # near-miss phrases mixed into the long stream (2 a minute)
 POCKETSPHINX_THRESHOLDS = ["1e-20", "1e-30"]
 POCKETSPHINX_MAX_NEAR_MISSES = 300  # clean near-miss clips sampled for the baseline (its CPU cost is high)
@@ -273,10 +283,13 @@ def by_engine(items, results) -> dict:
 
 # ----------------------------------------------------------------------------- tuning (validation only)
 def tune_thresholds(items, traces, stream_trace, stream_s, command_index) -> tuple[dict, dict]:
-    """Per command, among the thresholds with near-miss false accepts <= TUNE_FA_MAX and no false
-    trigger on the validation stream: the highest one whose validation recall (clean + 10 dB) is
-    within TUNE_RECALL_SLACK of the best. Other commands are disabled while one is tuned."""
-    chosen, table = {}, {}
+    """Per command, the validation recall (clean + 10 dB), near-miss false accepts and stream false
+    triggers at every threshold of the grid (other commands disabled while one is tuned), and the
+    thresholds of every sensitivity level (`sensitivity_thresholds`). "normal", the published
+    `thresholds`: among the thresholds with near-miss false accepts <= TUNE_FA_MAX and no false
+    trigger on the validation stream, the highest one whose recall is within TUNE_RECALL_SLACK of
+    the best. Returns (thresholds per level, the table)."""
+    grids, table = {}, {}
     for cmd in COMMANDS:
         rows = []
         for t in THRESHOLD_GRID:
@@ -296,15 +309,54 @@ def tune_thresholds(items, traces, stream_trace, stream_s, command_index) -> tup
             ft = len(replay(*stream_trace, th, command_index))
             rows.append({"threshold": t, "recall": hits / max(n_pos, 1), "fa": fas / max(n_nm, 1), "stream_ft": ft,
                          "latency_p90": float(np.percentile(lat, 90)) if lat else None})
-        feasible = [r for r in rows if r["fa"] <= TUNE_FA_MAX and r["stream_ft"] == 0]
-        if feasible:
-            top = max(r["recall"] for r in feasible)
-            best = max((r for r in feasible if r["recall"] >= top - TUNE_RECALL_SLACK - 1e-9), key=lambda r: r["threshold"])
-        else:
-            best = rows[-1]
-        chosen[cmd] = float(best["threshold"])
-        table[cmd] = {"chosen": best, "grid": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
-    return chosen, table
+        grids[cmd] = rows
+        table[cmd] = {"chosen": choose_threshold(rows, stream_s, *SENSITIVITY_RULES["normal"]),
+                      "grid": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
+    return sensitivity_thresholds(grids, stream_s), table
+
+
+def choose_threshold(rows: list[dict], stream_s: float, fa_max: float, ft_per_hour_max: float, slack: float) -> dict:
+    """The highest threshold whose recall is within `slack` of the best among the feasible rows
+    (near-miss false accepts <= fa_max, stream false triggers <= ft_per_hour_max); none feasible:
+    the top of the grid."""
+    allowed = int(np.floor(ft_per_hour_max * stream_s / 3600 + 1e-9))
+    feasible = [r for r in rows if r["fa"] <= fa_max and r["stream_ft"] <= allowed]
+    if not feasible:
+        return rows[-1]
+    top = max(r["recall"] for r in feasible)
+    return max((r for r in feasible if r["recall"] >= top - slack - 1e-9), key=lambda r: r["threshold"])
+
+
+def sensitivity_thresholds(grids: dict, stream_s: float) -> dict:
+    """Per level of SENSITIVITY_RULES, per command, the threshold chosen from that command's grid rows;
+    "low" never below "normal" and "high" never above it, whatever the grid's noise."""
+    levels = {level: {cmd: float(choose_threshold(rows, stream_s, *rule)["threshold"]) for cmd, rows in grids.items()}
+              for level, rule in SENSITIVITY_RULES.items()}
+    for cmd, normal in levels["normal"].items():
+        levels["low"][cmd] = max(levels["low"][cmd], normal)
+        levels["high"][cmd] = min(levels["high"][cmd], normal)
+    return levels
+
+
+def level_metrics(items, traces, stream_trace, stream_s, thresholds: dict, command_index: dict) -> dict:
+    """What one threshold set gives over recorded posteriors (the detector's rule, replayed): recall
+    per command, near-miss false accepts, stream false triggers, and the same with only the required
+    commands enabled (the extension's default)."""
+    results = [score_clip_events(it, replay(p, t, thresholds, command_index)) for it, (p, t) in zip(items, traces)]
+    summary = summarise(items, results, replay(*stream_trace, thresholds, command_index), stream_s)
+    required = {c: command_index[c] for c in TARGETS["required_commands"]}
+    near = [(p, t) for it, (p, t) in zip(items, traces) if it["kind"] == "near_miss" and it["snr"] is None]
+    required_ft = len(replay(*stream_trace, thresholds, required))
+    return {
+        "thresholds": thresholds,
+        "recall": summary["recall"],
+        "near_miss_false_accept": summary["near_miss"].get("clean", {}).get("rate"),
+        "false_triggers_per_hour": summary["stream"]["per_hour"],
+        "required_only": {
+            "near_miss_false_accept": round(sum(bool(replay(p, t, thresholds, required)) for p, t in near) / len(near), 4)
+            if near else None,
+            "false_triggers_per_hour": round(required_ft / (stream_s / 3600), 2) if stream_s else None},
+    }
 
 
 # ----------------------------------------------------------------------------- PocketSphinx baseline
@@ -430,7 +482,8 @@ def evaluate(small: bool = False, seed: int = SEED, model_path: Path | None = No
     val_stream, val_stream_info = long_stream(val_bank, seed, STREAM_MIN_S[mode])
     val_traces = [trace(spotter, it["audio"]) for it in tqdm(val_items, desc="val posteriors", mininterval=2.0)]
     val_stream_trace = trace(spotter, val_stream)
-    thresholds, tuning = tune_thresholds(val_items, val_traces, val_stream_trace, len(val_stream) / SAMPLE_RATE, command_index)
+    levels, tuning = tune_thresholds(val_items, val_traces, val_stream_trace, len(val_stream) / SAMPLE_RATE, command_index)
+    thresholds = levels["normal"]
     log.info("thresholds (validation): %s", thresholds)
     val_results = [score_clip_events(it, replay(p, t, thresholds, command_index)) for it, (p, t) in zip(val_items, val_traces)]
     val_stream_events = replay(*val_stream_trace, thresholds, command_index)
@@ -464,6 +517,13 @@ def evaluate(small: bool = False, seed: int = SEED, model_path: Path | None = No
     test["stream"]["detector_ms_per_audio_s"] = round(1000 * stream_wall / (len(stream) / SAMPLE_RATE), 2)
     test["by_voice"] = by_engine(test_items, test_results)
     test["required_only"] = required_only(spotter, thresholds, test_items, stream)
+    # every sensitivity level on both splits, replayed over posteriors recorded once
+    test_traces = [trace(spotter, it["audio"]) for it in tqdm(test_items, desc="test posteriors", mininterval=2.0)]
+    test_stream_trace = trace(spotter, stream)
+    sensitivity = {level: {
+        "validation": level_metrics(val_items, val_traces, val_stream_trace, len(val_stream) / SAMPLE_RATE, th, command_index),
+        "test": level_metrics(test_items, test_traces, test_stream_trace, len(stream) / SAMPLE_RATE, th, command_index),
+    } for level, th in levels.items()}
     timing = inference_timing(spotter, test_bank)
 
     verdict = bless(validation, timing)
@@ -473,7 +533,8 @@ def evaluate(small: bool = False, seed: int = SEED, model_path: Path | None = No
         "mode": mode, "seed": seed, "targets": TARGETS,
         "detector": {"smoothing": SMOOTHING, "refractory_s": REFRACTORY_S, "chunk_s": CHUNK_S,
                      "replay_mismatches": f"{mismatches}/{len(sample)}"},
-        "thresholds": thresholds, "validation": validation, "test": test, "timing": timing,
+        "thresholds": thresholds, "sensitivity_thresholds": levels, "sensitivity": sensitivity,
+        "validation": validation, "test": test, "timing": timing,
         "blessed": verdict["ok"], "blessing": verdict, "test_meets_targets": test_verdict,
         "tuning": {c: t["chosen"] for c, t in tuning.items()},
         "counts": {"val_items": len(val_items), "test_items": len(test_items)},

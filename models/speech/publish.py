@@ -62,8 +62,8 @@ def entry(report: dict, model: Path, labels: Path, kokoro: bool = False) -> dict
         "input": {"frames": WINDOW_FRAMES, "mel_bins": 40, "dtype": "int8", "sample_rate": SAMPLE_RATE,
                   "features": "host.features.log_mel"},
         "output": {"kind": "probabilities", "classes": len(CLASSES), "labels": list(CLASSES)},
-        "params": {"thresholds": report["thresholds"], "smoothing": SMOOTHING, "refractory_s": REFRACTORY_S,
-                   "window_s": 1.5, "hop_s": 0.1},
+        "params": {"thresholds": report["thresholds"], "sensitivity_thresholds": report["sensitivity_thresholds"],
+                   "smoothing": SMOOTHING, "refractory_s": REFRACTORY_S, "window_s": 1.5, "hop_s": 0.1},
     }
 
 
@@ -109,6 +109,33 @@ def required_only_rows(test: dict) -> list[str]:
             f"{r['per_hour']} ({r['stream_false_triggers']} in {test['stream']['seconds'] / 60:.0f} min) |"]
 
 
+def sensitivity_rows(report: dict) -> list[str]:
+    """One row per sensitivity level (the extension's option): validation / test."""
+    levels = report.get("sensitivity")
+    if not levels:
+        return []
+
+    def both(get):
+        return " / ".join(str(get(levels[level][split])) for split in ("validation", "test"))
+
+    lines = ["## Sensitivity levels (validation / test)", "",
+             "A user picks one in TabSense options; each is a threshold set tuned on the validation voices "
+             "(`evaluate.SENSITIVITY_RULES`), measured by replaying the detector over the recorded posteriors.", "",
+             "| level | thresholds next / previous (all six) | next_tab clean, 10 dB | previous_tab clean, 10 dB | "
+             "near-miss FA | false triggers/h | only next/previous enabled: near-miss FA, false triggers/h |",
+             "|---|---|---|---|---|---|---|"]
+    for level, m in levels.items():
+        th = m["validation"]["thresholds"]
+        lines.append(
+            f"| {level} | {th['next_tab']} / {th['previous_tab']} ({', '.join(str(th[c]) for c in th if c not in TARGETS['required_commands'])}) | "
+            f"{both(lambda r: pct(r['recall']['next_tab']['clean']))}, {both(lambda r: pct(r['recall']['next_tab']['10dB']))} | "
+            f"{both(lambda r: pct(r['recall']['previous_tab']['clean']))}, {both(lambda r: pct(r['recall']['previous_tab']['10dB']))} | "
+            f"{both(lambda r: pct(r['near_miss_false_accept']))} | {both(lambda r: r['false_triggers_per_hour'])} | "
+            f"{both(lambda r: pct(r['required_only']['near_miss_false_accept']))}, "
+            f"{both(lambda r: r['required_only']['false_triggers_per_hour'])} |")
+    return lines + [""]
+
+
 def report_markdown(report: dict, data: dict, train: dict, timings: dict | None = None) -> str:
     val, test, ps = report["validation"], report["test"], report.get("pocketsphinx", {})
     lines = [f"# Keyword model `{MODEL_NAME}` v{MODEL_VERSION}: evaluation", "",
@@ -135,6 +162,7 @@ def report_markdown(report: dict, data: dict, train: dict, timings: dict | None 
         *required_only_rows(test),
         "", f"Blessed (validation meets every target): **{report['blessed']}**. "
             f"Test meets every target: **{report['test_meets_targets']['ok']}**.", "",
+        *sensitivity_rows(report),
         "## Recall per command and SNR (test voices)", "", "| command | clean | 20 dB | 10 dB | 5 dB | latency p50 / p90 |",
         "|---|---|---|---|---|---|"]
     for cmd, r in test["recall"].items():

@@ -430,6 +430,30 @@ def test_listening_survives_a_worker_restart(playwright, voice_home, clips, prof
         assert toolbar(browser)["offscreen"] == 0
 
 
+def test_sensitivity_reaches_the_host_and_changes_while_listening(playwright, voice_home, clips, profile):
+    """The saved sensitivity goes with the first chunk; one chosen in the options page while
+    listening applies to the running stream (the host says so in its answer)."""
+    with voice_browser(playwright, voice_home, profile, clips["near_miss"]) as browser:
+        browser.sw.evaluate("chrome.storage.local.set({voiceSensitivity: 'high'})")
+        toggle(browser)
+        voice = wait_until_heard(browser, 0.5, START_TIMEOUT_S)
+        assert voice["model"]["sensitivity"] == voice["sensitivity"] == "high", f"not the saved sensitivity: {voice}"
+
+        options = browser.open(f"{EXTENSION_URL}/options/options.html")
+        assert options.locator("input[name=sensitivity][value=high]").is_checked()  # loaded from storage
+        options.check("input[name=sensitivity][value=low]")
+        options.locator("#save").click()
+        options.locator("#message[data-kind='ok']").wait_for(timeout=5000)
+        assert options.evaluate("chrome.storage.local.get('voiceSensitivity')") == {"voiceSensitivity": "low"}
+        wait_for(browser, lambda: voice_state(browser).get("sensitivity") == "low", 5, "the host to use 'low'")
+        after = voice_state(browser)
+        assert after["listening"] is True and after["stats"]["stream"] == voice["stats"]["stream"]  # same stream
+
+        popup = browser.open(f"{EXTENSION_URL}/popup/popup.html")
+        popup.locator("#voice-sensitivity").wait_for(state="visible", timeout=5000)
+        assert popup.locator("#voice-sensitivity").text_content() == popup.evaluate("STRINGS.popupSensitivity.low")
+
+
 def test_permission_page_asks_once_then_listens(playwright, voice_home, clips, profile):
     with voice_browser(playwright, voice_home, profile, clips["near_miss"]) as browser:
         with browser.context.expect_page(timeout=10000) as opened:

@@ -52,3 +52,28 @@ def test_replay_matches_the_host_detector(seed):
     assert len(streamed) > 5  # the script must exercise the rule, not trivially agree
     assert [(e["command"], round(e["time_s"], 3)) for e in replayed] == \
         [(e["command"], round(e["time_s"], 3)) for e in streamed]
+
+
+def grid(points):
+    """A tuning table's grid from (threshold, recall, near-miss FA, stream false triggers)."""
+    return [{"threshold": t, "recall": r, "fa": fa, "stream_ft": ft} for t, r, fa, ft in points]
+
+
+def test_each_sensitivity_level_applies_its_own_limits():
+    """On a 35-minute validation stream "high" may take 2 false triggers and 2% near misses for
+    recall; "low" keeps to 0.5% and moves up while the recall stays within its slack."""
+    rows = grid([(0.3, 0.96, 0.017, 5), (0.4, 0.92, 0.013, 2), (0.5, 0.89, 0.011, 2), (0.6, 0.88, 0.008, 1),
+                 (0.65, 0.88, 0.006, 0), (0.75, 0.85, 0.005, 0), (0.8, 0.84, 0.005, 0), (0.9, 0.80, 0.002, 0)])
+    levels = evaluate.sensitivity_thresholds({"next_tab": rows}, stream_s=35 * 60)
+    assert levels == {"low": {"next_tab": 0.8}, "normal": {"next_tab": 0.65}, "high": {"next_tab": 0.4}}
+
+
+def test_levels_keep_their_order_and_fall_back_to_the_top_of_the_grid():
+    # near misses are noisy: 0.5 fires on more of them than 0.3, so "low" alone would pick 0.3
+    noisy = grid([(0.3, 0.99, 0.004, 0), (0.5, 0.99, 0.006, 0), (0.9, 0.9, 0.0, 0)])
+    levels = evaluate.sensitivity_thresholds({"reload": noisy}, stream_s=35 * 60)
+    assert evaluate.choose_threshold(noisy, 35 * 60, *evaluate.SENSITIVITY_RULES["low"])["threshold"] == 0.3
+    assert (levels["low"]["reload"], levels["normal"]["reload"], levels["high"]["reload"]) == (0.5, 0.5, 0.5)
+    hopeless = grid([(0.3, 0.9, 0.05, 9), (0.99, 0.5, 0.03, 3)])  # nothing feasible at any level
+    assert {level: th["go_back"] for level, th in evaluate.sensitivity_thresholds(
+        {"go_back": hopeless}, stream_s=35 * 60).items()} == {"low": 0.99, "normal": 0.99, "high": 0.99}

@@ -13,7 +13,8 @@ Every number comes from the HOST's streaming detector (`host.speech.StreamDetect
     gaps, over a noise floor;
   * inference time per window with LiteRT (1 thread, p50/p95 after warm-up).
 Thresholds are tuned on the VALIDATION voices only (a faithful replay of the detector over
-recorded posteriors), then frozen for test. The same clips go to PocketSphinx keyphrase
+recorded posteriors), then frozen for test: one set per sensitivity level a user can choose
+(SENSITIVITY_RULES; "normal" is the published default), each measured on both splits. The same clips go to PocketSphinx keyphrase
 spotting (PyPI pocketsphinx 5.1.1, its US English model) for a side-by-side baseline.
 The model is blessed when the VALIDATION numbers meet the targets.
 """

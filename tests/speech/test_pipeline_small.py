@@ -74,6 +74,14 @@ def test_evaluate_reports_every_target_and_a_verdict(small_run):
     for part in ("validation", "test"):
         assert report[part]["stream"]["seconds"] > 60
         assert set(report[part]["recall"]) == set(CLASSES[2:])
+    # every sensitivity level, "normal" being the published thresholds; the replay of "normal"
+    # gives the validation numbers the host's detector gave
+    levels = report["sensitivity_thresholds"]
+    assert list(levels) == ["low", "normal", "high"] and levels["normal"] == report["thresholds"]
+    assert all(levels["low"][c] >= levels["normal"][c] >= levels["high"][c] for c in CLASSES[2:])
+    normal = report["sensitivity"]["normal"]["validation"]
+    assert normal["recall"] == report["validation"]["recall"]
+    assert normal["false_triggers_per_hour"] == report["validation"]["stream"]["per_hour"]
 
 
 def test_publish_writes_a_checksummed_bundle_the_host_serves(small_run):
@@ -85,6 +93,7 @@ def test_publish_writes_a_checksummed_bundle_the_host_serves(small_run):
     for meta in entry["files"].values():
         assert hashlib.sha256((bundle / meta["path"]).read_bytes()).hexdigest() == meta["sha256"]
     assert "Kokoro" not in entry["description"]  # this run used the Debian voices only
+    assert entry["params"]["sensitivity_thresholds"]["normal"] == entry["params"]["thresholds"]
     assert (bundle / "MODEL_CARD.md").read_text().count("|") > 20  # the metrics table
     spotter = KeywordSpotter(bundle / "kws_commands.tflite", bundle / "labels.txt", num_threads=1)
     probs = spotter.probabilities_from_features(np.full((148, 40), -13.8, np.float32))

@@ -95,14 +95,25 @@ class ImageClassifier:
     def output_details(self) -> dict:
         return self._output
 
+    def decode_size(self) -> tuple[int, int]:
+        """The fewest decoded pixels a side that still give this model full resolution."""
+        return draft_size(self.width, self.height, self.resize, self.crop_fraction)
+
+    def prepare(self, image) -> tuple[np.ndarray, np.ndarray]:
+        """A decoded RGB picture -> (model input batch, the model's view as uint8 pixels).
+
+        Separate from decoding so that several models can share one decoded picture."""
+        resized = resize_for_model(image, self.width, self.height, self.resize, self.crop_fraction)
+        quantization = self._input.get("quantization") or None
+        return to_input_array(resized, self.spec.input, quantization), np.asarray(resized)
+
     def preprocess(self, data: bytes) -> tuple[np.ndarray, list[Finding]]:
         """File bytes -> (model input batch, validator findings on what the model sees)."""
-        image = decode_image(data, draft_size(self.width, self.height, self.resize, self.crop_fraction))
-        resized = resize_for_model(image, self.width, self.height, self.resize, self.crop_fraction)
+        image = decode_image(data, self.decode_size())
+        batch, view = self.prepare(image)
         # Size from the decoded picture, pixel statistics from the model's view (cheap: 224x224).
-        findings = check_size(*image.size) + check_pixels(np.asarray(resized))
-        quantization = self._input.get("quantization") or None
-        return to_input_array(resized, self.spec.input, quantization), findings
+        findings = check_size(*image.size) + check_pixels(view)
+        return batch, findings
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Run the model on a preprocessed batch of one; probabilities over the classes."""

@@ -120,6 +120,7 @@ def build_command(model: str) -> str:
 
 def make_home(src: Path, model: str, dest: Path) -> Path:
     """A TABSENSE_HOME whose default image model is `model`, sharing the installed models."""
+    src = absolute_path(src)  # the models link in `dest` must not depend on the current folder
     registry_path = src / "registry.json"
     if not registry_path.exists():
         raise BenchError(f"{registry_path} is missing: install the models first (./scripts/setup.sh).")
@@ -619,8 +620,11 @@ def chromium_version() -> str:
         return "?"
 
 
-def main(argv: list[str] | None = None) -> int:
-    global gap_ms
+def absolute_path(value: str | Path) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.browser", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=DEFAULT_MODEL, help="registered image model (float32) and its lab TF.js export")
     parser.add_argument("--host-model", default=None, metavar="NAME",
@@ -635,16 +639,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host-bench-runs", type=int, default=100)
     parser.add_argument("--gap-ms", type=int, default=gap_ms,
                         help=f"idle time before every timed run, every path (default {gap_ms}; 0 = back to back)")
-    parser.add_argument("--home", type=Path, default=None,
+    parser.add_argument("--home", type=absolute_path, default=None,
                         help="TABSENSE_HOME with the registered models and the lab's exports (default: the usual one)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for browser.json and browser.md")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
-    gap_ms = args.gap_ms
-    paths = [p for p in args.paths.split(",") if p] if args.paths else list(default_paths(args.home, args.model))
-    unknown = set(paths) - set(PATHS)
+    args.paths = [p for p in args.paths.split(",") if p] if args.paths else list(default_paths(args.home, args.model))
+    unknown = set(args.paths) - set(PATHS)
     if unknown:
         parser.error(f"unknown paths: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    global gap_ms
+    args = parse_args(argv)
+    gap_ms = args.gap_ms
+    paths = args.paths
 
     home_src = args.home or source_home()
     tfjs_dir = lab_tfjs_dir(home_src, args.model)

@@ -1,12 +1,12 @@
-"""The browser benchmark harness (bench/browser.py, issue 6), reduced: every path (native
+"""The browser benchmark harness (bench/browser.py), reduced: every path (native
 messaging, WebSocket, TF.js wasm, TF.js cpu, and the extension's own in-browser fallback when
 its model is built) in headless Chromium, 3 warm runs, 3 pictures.
 
 It needs the model lab's TF.js graph model of MobileNet v1 0.75 224 and that model's
 registered float32 TFLite, in the machine's data home (or $TABSENSE_BENCH_HOME). Building
 them takes minutes (TensorFlow), so the test does not build them: it is skipped, with the
-command to run, when they are missing. CI should run that command once before the tests
-(see bench/NOTES.md).
+command to run, when they are missing. ./scripts/test.sh runs that command once into
+.cache/bench-home (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -5,8 +5,15 @@
 import { classifyInBrowser, unloadBrowserModel } from './browser-model.js';
 import { startMicrophone, stopMicrophone } from './microphone.js';
 
+// Only the extension's own pages (in practice the service worker) may start the microphone or
+// the model. A content script shares the extension's id, so the sender's URL is what tells
+// it apart: a content script's is the web page's.
+function fromExtensionPage(sender) {
+  return sender.id === chrome.runtime.id && sender.url?.startsWith(chrome.runtime.getURL('')) === true;
+}
+
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  if (message?.target !== 'offscreen' || sender.id !== chrome.runtime.id) return false;
+  if (message?.target !== 'offscreen' || !fromExtensionPage(sender)) return false;
   switch (message.type) {
     case 'start-microphone':
       startMicrophone();

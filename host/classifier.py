@@ -156,6 +156,10 @@ class ImageClassifier:
             for i in order
         ]
 
+    def describe(self) -> dict:
+        """The `model` of an answer."""
+        return {"name": self.spec.name, "version": self.spec.version}
+
     def classify(self, data: bytes, top_k: int = 5) -> dict:
         """Top-k labels; a picture with nothing to classify (blank, one pixel) is refused, and
         one whose label is unreliable (tiny, extreme aspect ratio) carries `warnings`."""
@@ -169,7 +173,7 @@ class ImageClassifier:
         warnings = [{"code": f.code, "message": f.message} for f in prediction.findings if f.severity == WARNING]
         return {
             "labels": labels,
-            "model": {"name": self.spec.name, "version": self.spec.version},
+            "model": self.describe(),
             "timing_ms": {
                 "decode": round(prediction.decode_ms, 3),
                 "infer": round(prediction.infer_ms, 3),

@@ -75,6 +75,114 @@ globalThis.STRINGS = Object.freeze({
   permissionDeniedFix: 'Choose “Ask again”, or allow the microphone for TabSense in the browser’s site settings (the icon at the left of the address bar).',
   permissionRetry: 'Ask again',
 
+  // Teaching TabSense the user's own voice (enroll/enroll.html), and where it is offered.
+  enrollTitle: 'Teach TabSense your voice',
+  enrollIntro: 'Say each command three times, as you will say it when you use it: click Record, speak, and TabSense stops by itself when you pause.',
+  enrollAnyLanguage: 'Say it your way, in any language: TabSense learns the phrase you teach it.',
+  enrollPrivacy: 'Your takes stay on this computer, with the TabSense helper app.',
+  enrollExample: 'For example “{phrase}”',
+  // What each command does: the heading of its takes (the phrase itself is the user's choice).
+  enrollActions: {
+    next_tab: 'Go to the next tab',
+    previous_tab: 'Go to the previous tab',
+    close_tab: 'Close the tab',
+    new_tab: 'Open a new tab',
+    go_back: 'Go back a page',
+    reload: 'Reload the page',
+  },
+  enrollTake: 'Take {number}',
+  enrollRecord: 'Record',
+  enrollRerecord: 'Record again',
+  enrollRecording: 'Listening… say it now',
+  enrollChecking: 'Checking…',
+  enrollPlay: 'Play',
+  enrollNotRecorded: 'Not recorded yet.',
+  enrollSavedEarlier: 'Recorded earlier.',
+  enrollReady: 'Ready',
+  enrollNotReady: '{ok} of 3 good takes',
+  enrollAllReady: 'TabSense knows your voice for every command you use.',
+  enrollStart: 'Start listening',
+  enrollListening: 'TabSense is listening with your voice profile. You can close this tab.',
+  enrollListeningGeneric: 'TabSense is listening with the generic model (less accurate). You can close this tab.',
+  enrollListeningNow: 'TabSense is listening. You can close this tab.',
+  enrollPaused: 'Listening is off while you teach TabSense; start it again below when you are done.',
+  enrollSkip: 'Skip — use the generic model (less accurate)',
+  enrollReset: 'Reset my voice profile',
+  enrollResetConfirm: 'Delete every take of your voice? TabSense then uses the generic model (less accurate) until you teach it again.',
+  enrollResetYes: 'Delete my takes',
+  enrollResetNo: 'Keep them',
+  enrollResetDone: 'Your voice profile was deleted.',
+  enrollNoCommands: 'No voice command is turned on: choose some in TabSense options first.',
+  // Said when a take could not be checked (keyed by error code, like voiceErrors).
+  enrollErrors: {
+    protocol_mismatch: {
+      text: 'This version of the TabSense helper app cannot learn your voice yet.',
+      fix: 'Update TabSense, then run {installCommand} in its folder.',
+      command: 'installCommand',
+    },
+    host_disconnected: {
+      text: 'The TabSense helper app stopped while checking this take.',
+      fix: 'Record it again: TabSense restarts the helper app by itself.',
+    },
+    timeout: {
+      text: 'The TabSense helper app took too long to check this take.',
+      fix: 'Record it again; if it keeps happening, run {checkCommand}.',
+      command: 'checkCommand',
+    },
+    model_not_found: {
+      text: 'The TabSense helper app has no voice model to learn your voice with.',
+      fix: 'Update TabSense, then run {installCommand} in its folder.',
+      command: 'installCommand',
+    },
+    model_missing: {
+      text: 'The voice model TabSense learns your voice with is not installed.',
+      fix: 'Run {fetchModelsCommand}, then record again.',
+      command: 'fetchModelsCommand',
+    },
+    model_corrupt: {
+      text: 'The voice model TabSense learns your voice with is damaged.',
+      fix: 'Run {fetchModelsCommand} to replace it, then record again.',
+      command: 'fetchModelsCommand',
+    },
+    bad_audio: {
+      text: 'The TabSense helper app could not read this take.',
+      fix: 'Record it again; if it keeps happening, update TabSense and run {installCommand}.',
+      command: 'installCommand',
+    },
+    audio_too_long: {
+      text: 'This take is longer than the TabSense helper app accepts.',
+      fix: 'Record it again and say only the command.',
+    },
+    microphone_denied: {
+      text: 'TabSense may not use the microphone, so it cannot record your voice.',
+      fix: 'Allow the microphone for TabSense in the browser’s site settings (the icon at the left of the address bar), then record again.',
+    },
+    microphone_missing: {
+      text: 'No microphone was found.',
+      fix: 'Connect a microphone, then record again.',
+    },
+    microphone_busy: {
+      text: 'The microphone could not be opened; another program may be using it.',
+      fix: 'Close the other program, then record again.',
+    },
+    microphone_failed: {
+      text: 'TabSense could not start the microphone.',
+      fix: 'Record again; if it keeps happening, restart the browser.',
+    },
+    unknown: {
+      text: 'Something went wrong, so TabSense could not check this take.',
+      fix: 'Record it again; if it keeps happening, run {checkCommand}.',
+      command: 'checkCommand',
+    },
+  },
+  // Popup: whether listening uses the user's own voice.
+  popupVoiceProfile: 'Voice: your voice (profile)',
+  popupVoicePartly: 'Voice: your voice (profile) for {taught}; generic model for the rest — less accurate',
+  popupVoiceGeneric: 'Voice: generic model — less accurate',
+  teachVoice: 'Teach TabSense your voice',
+  optionsYourVoice: 'Your voice',
+  optionsYourVoiceWhy: 'TabSense hears you best once you have said each command three times for it.',
+
   // Options page.
   optionsTitle: 'TabSense options',
   optionsTransport: 'How TabSense talks to its helper app',

@@ -9,7 +9,17 @@ import { describeError, toTabSenseError } from './errors.js';
 import { callHost, disconnectHost } from './host-client.js';
 import { getSettings } from './settings.js';
 import { getStatus } from './status.js';
-import { MICROPHONE_PORT, acceptMicrophonePort, restoreVoice, startListening, toggleListening } from './voice.js';
+import {
+  MICROPHONE_PORT,
+  acceptMicrophonePort,
+  afterMicrophoneGranted,
+  pauseForEnrollment,
+  restoreVoice,
+  skipEnrollment,
+  startListening,
+  toggleListening,
+} from './voice.js';
+import { enrollTake, voiceProfile } from './voice-profile.js';
 
 const MENU_ID = 'tabsense-classify-image';
 
@@ -39,7 +49,7 @@ chrome.runtime.onConnect.addListener((port) => {
 });
 
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
-  // Only our own pages (popup, options, permission, offscreen) talk to the worker; content scripts only listen.
+  // Only our own pages (popup, options, permission, enrollment, offscreen) talk to the worker; content scripts only listen.
   if (message?.target !== 'background' || sender.url?.startsWith(chrome.runtime.getURL('')) !== true) {
     return false;
   }
@@ -50,8 +60,24 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     case 'toggle-listening':
       toggleListening().then(sendResponse);
       return true;
-    case 'microphone-granted':
+    case 'microphone-granted': // the first time, enrollment comes before listening
+      afterMicrophoneGranted().then(sendResponse);
+      return true;
+    case 'start-listening':
       startListening().then(sendResponse);
+      return true;
+    // The enrollment page ("Teach TabSense your voice").
+    case 'enroll-opened':
+      pauseForEnrollment().then(sendResponse);
+      return true;
+    case 'enroll-take':
+      enrollTake(message).then(sendResponse);
+      return true;
+    case 'voice-profile':
+      voiceProfile(message).then(sendResponse);
+      return true;
+    case 'enroll-skip':
+      skipEnrollment().then(sendResponse);
       return true;
     case 'classifier-idle': // the offscreen document stopped the in-browser model
       browserModelIdle().then(() => sendResponse({ ok: true }), () => sendResponse({ ok: false }));

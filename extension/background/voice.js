@@ -10,6 +10,7 @@ import { isHostConnected, onHostEvent, sendInOrder } from './host-client.js';
 import { closeOffscreen, offscreenJobs, openOffscreen, sendToOffscreen } from './offscreen-document.js';
 import { DEFAULT_SETTINGS, getSettings } from './settings.js';
 import { runTabCommand } from './tab-commands.js';
+import { readVoiceProfile } from './voice-profile.js';
 
 const { STRINGS } = globalThis;
 export const MICROPHONE_PORT = 'microphone';
@@ -72,6 +73,44 @@ function stopListening(error) {
   return serially(() => stop(error));
 }
 
+// --- First time: teach TabSense the user's voice before listening --------------------
+
+// The microphone was just allowed on the permission page. The generic model hears voices it
+// was built around, not every voice: unless a profile already covers the enabled commands or
+// the user chose the generic model, enrollment comes first -> {enroll: true}; else listen.
+export async function afterMicrophoneGranted() {
+  if (await shouldEnroll()) return { enroll: true };
+  return startListening();
+}
+
+async function shouldEnroll() {
+  const { voiceEnrollmentSkipped } = await chrome.storage.local.get('voiceEnrollmentSkipped');
+  if (voiceEnrollmentSkipped) return false;
+  const profile = await readVoiceProfile();
+  // A host that cannot say (missing, or older than voice profiles): listening reports why.
+  if (!profile) return false;
+  const { voiceCommands } = await getSettings();
+  return !voiceCommands.every((command) => profile.ready_commands?.includes(command));
+}
+
+// "Skip — use the generic model": remembered, so the permission page never sends the user
+// back here; then listening starts, as the user asked when turning voice on.
+export async function skipEnrollment() {
+  await chrome.storage.local.set({ voiceEnrollmentSkipped: true });
+  return startListening();
+}
+
+// While the user records takes, a running stream would act on them ("next tab" switches
+// away from the page) and would not use the profile being built: it stops, and the page
+// offers to start it again.
+export function pauseForEnrollment() {
+  return serially(async () => {
+    const paused = (await getVoice()).listening;
+    if (paused) await stop();
+    return { paused };
+  });
+}
+
 // After a worker restart: the badge must match whether a microphone is really open.
 export function restoreVoice() {
   return serially(async () => {
@@ -99,6 +138,7 @@ async function start() {
     recent: [],
     model: null,
     sensitivity: null, // the host says which level it uses when the stream starts
+    profile: null, // and whether the user's voice profile is used: {used, id, commands}
   });
   await showIndicator(true);
   await openOffscreen(MICROPHONE_JOB);
@@ -239,7 +279,7 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
       // popup says when it is experimental, and which sensitivity when not the usual one.
       if (result.model && capture === stream) {
         const { sensitivity } = result.model; // absent from a host without sensitivity levels
-        setVoice({ model: result.model, ...(sensitivity && { sensitivity }) });
+        setVoice({ model: result.model, ...(sensitivity && { sensitivity }), ...profileOf(result) });
       }
       // The host applied a changed sensitivity to the running stream: from this chunk on.
       if (result.sensitivity && capture === stream) setVoice({ sensitivity: result.sensitivity });
@@ -250,6 +290,13 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
       stream.failed = true;
       stopListening(toTabSenseError(error));
     });
+}
+
+// {profile: {used, id, commands}} from the answer that starts a stream; nothing from a host
+// older than voice profiles (the popup then asks the host for the profile instead).
+function profileOf(result) {
+  if (!('profile' in result)) return {};
+  return { profile: result.profile ? { used: true, ...result.profile } : { used: false } };
 }
 
 // The options page changed the enabled commands or the sensitivity: the next chunk tells the

@@ -94,6 +94,8 @@ form.addEventListener('submit', (event) => {
   save();
 });
 $('test').addEventListener('click', test);
+// The enrollment page records in a tab of its own (the microphone meter, playback).
+$('teach').addEventListener('click', () => chrome.tabs.create({ url: chrome.runtime.getURL('enroll/enroll.html') }));
 
 const settings = await getSettings();
 form.elements.transport.value = settings.transport;

@@ -1,8 +1,9 @@
 // Asks for the microphone once, in a visible tab: the offscreen document that listens later
 // cannot show the browser's prompt. The grant belongs to the extension's origin, so it holds
-// for the offscreen document too; chrome.storage remembers that it was given.
+// for the offscreen document too (and the enrollment page); chrome.storage remembers it.
 const { STRINGS } = globalThis;
 const $ = (id) => document.getElementById(id);
+const ENROLL_PAGE = 'enroll/enroll.html';
 
 for (const node of document.querySelectorAll('[data-text]')) node.textContent = STRINGS[node.dataset.text];
 
@@ -28,9 +29,14 @@ async function ask() {
     return;
   }
   await chrome.storage.local.set({ microphoneGranted: true });
+  // The user asked to listen before this page opened: the first time, the worker sends them on
+  // to teach TabSense their voice (they may skip it there); otherwise listening starts now.
+  const next = await chrome.runtime.sendMessage({ target: 'background', type: 'microphone-granted' });
+  if (next?.enroll) {
+    location.replace(chrome.runtime.getURL(ENROLL_PAGE));
+    return;
+  }
   show('granted', STRINGS.permissionGranted);
-  // The user asked to listen before this page opened: start now.
-  await chrome.runtime.sendMessage({ target: 'background', type: 'microphone-granted' });
 }
 
 $('retry').addEventListener('click', ask);

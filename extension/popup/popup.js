@@ -1,6 +1,8 @@
 // Popup: host status (connected, version, model, last latency) or what to do when the host
 // is missing, and the microphone toggle for voice commands. The worker does the talking;
 // the popup only asks and renders.
+import { getSettings } from '../background/settings.js';
+
 const { STRINGS, formatString } = globalThis;
 const $ = (id) => document.getElementById(id);
 
@@ -81,6 +83,7 @@ function renderVoice(voice = {}) {
   const sensitivity = listening && STRINGS.popupSensitivity[voice.sensitivity];
   $('voice-sensitivity').hidden = !sensitivity;
   if (sensitivity) $('voice-sensitivity').textContent = sensitivity;
+  renderProfile(voice);
   const phrase = STRINGS.commandPhrases[voice.lastCommand?.command];
   $('last-heard').hidden = !phrase;
   if (phrase) $('last-heard').textContent = formatString(STRINGS.popupLastHeard, { phrase });
@@ -94,6 +97,51 @@ function renderVoice(voice = {}) {
   $('voice-command-box').hidden = !error.command;
   $('voice-command').textContent = error.command;
 }
+
+// Whether voice uses the user's own voice: while listening, the stream's start said so;
+// otherwise the host's profile tells which enabled commands it covers. Hidden when neither can
+// say (no helper app, or one older than voice profiles: the problem line says why).
+let hostProfile = null; // the host's voice_profile answer
+let enabledCommands = [];
+let shownVoice = {};
+
+function renderProfile(voice = {}) {
+  shownVoice = voice;
+  let taught = null;
+  if (voice.listening && voice.profile) {
+    taught = voice.profile.used ? voice.profile.commands ?? enabledCommands : [];
+  } else if (hostProfile) {
+    taught = enabledCommands.filter((command) => hostProfile.ready_commands?.includes(command));
+  }
+  const line = $('voice-profile');
+  line.hidden = taught === null;
+  if (taught === null) return;
+  const all = enabledCommands.every((command) => taught.includes(command));
+  line.dataset.profile = !taught.length ? 'generic' : all ? 'profile' : 'partly';
+  if (!taught.length) {
+    line.textContent = STRINGS.popupVoiceGeneric;
+  } else if (all) {
+    line.textContent = STRINGS.popupVoiceProfile;
+  } else {
+    const phrases = taught.map((command) => `“${STRINGS.commandPhrases[command] ?? command}”`).join(', ');
+    line.textContent = formatString(STRINGS.popupVoicePartly, { taught: phrases });
+  }
+}
+
+async function loadProfile() {
+  enabledCommands = (await getSettings()).voiceCommands;
+  const answer = await chrome.runtime.sendMessage({ target: 'background', type: 'voice-profile', action: 'get' });
+  hostProfile = answer?.ok ? answer.result : null;
+  renderProfile(shownVoice);
+}
+
+$('teach').addEventListener('click', async (event) => {
+  event.preventDefault();
+  await chrome.tabs.create({ url: chrome.runtime.getURL('enroll/enroll.html') });
+  window.close();
+});
+
+loadProfile();
 
 $('mic').addEventListener('click', async () => {
   $('mic').disabled = true;

@@ -81,18 +81,31 @@ class ModelPool:
             raise ModelNotBlessed(
                 f"The model {spec.name!r} has not passed validation, so the host will not serve it."
             )
+        return self._loaded_model(spec)
+
+    def _loaded_model(self, spec):
         with self._lock:  # one lock per model: loading one never delays another
             model_lock = self._locks.setdefault(spec.name, threading.Lock())
         with model_lock:
             model = self._loaded.get(spec.name)
             if model is None:
-                files = self.store.require(spec)
-                model = self._load(spec, files)
+                model = self._load(spec)
                 self._loaded[spec.name] = model
                 log.info("loaded model %s v%s (%d threads)", spec.name, spec.version, self.num_threads)
             return model
 
-    def _load(self, spec, files):
+    def _load(self, spec):
+        if spec.is_ensemble:
+            from .ensemble import EnsembleClassifier
+
+            # Members are shared with requests for them by name; the ensemble's blessing covers
+            # them, and each is verified against its own entry's sha256 when first loaded.
+            return EnsembleClassifier(spec, [self._loaded_model(m) for m in self.store.registry.members(spec)])
+        files = self.store.require(spec)
+        if spec.task == "speech_embedding":
+            from .speech_embedding import SpeechEmbedder
+
+            return SpeechEmbedder(files["model"], files["melspectrogram"], spec.name, spec.version)
         if spec.task == "keyword_spotting":
             from .speech import KeywordSpotter
 

@@ -4,6 +4,10 @@ The registry ships with the package (`models/registry.json`) and can be extended
 machine (`$TABSENSE_HOME/registry.json`, written by the model lab). Files live in
 `$TABSENSE_HOME/models/<name>/<version>/` and are verified by sha256 before use, so a
 truncated download or a damaged disk gives a clear error instead of wrong answers.
+
+An entry of kind "ensemble" has no files of its own: it names registered image models
+(name, version and the sha256 of the model file it was validated with) and how their
+probabilities combine; installing or checking it installs or checks its members.
 """
 
 from __future__ import annotations
@@ -43,6 +47,19 @@ class FileSpec:
     bundled: bool = False  # shipped inside the package (models/bundled/<name>/<version>/)
 
 
+ENSEMBLE = "ensemble"
+COMBINE_METHODS = ("arithmetic", "geometric")  # weighted mean of the probabilities, or of their logs
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One model of an ensemble, pinned to the version and model file it was validated with."""
+
+    name: str
+    version: str
+    sha256: str | None = None
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -59,10 +76,22 @@ class ModelSpec:
     validation: dict | None = None
     params: dict = field(default_factory=dict)
     origin: str = "builtin"
+    kind: str = "model"  # or ENSEMBLE
+    members: tuple[MemberSpec, ...] = ()
+    combine: str = "arithmetic"
+    weights: tuple[float, ...] = ()  # one per member, summing to 1
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.kind == ENSEMBLE
 
     @classmethod
     def from_dict(cls, entry: dict, origin: str) -> "ModelSpec":
         try:
+            if entry.get("kind", "model") == ENSEMBLE:
+                return cls._ensemble_from_dict(entry, origin)
+            if entry.get("kind", "model") != "model":
+                raise ValueError(f"kind must be 'model' or '{ENSEMBLE}', not {entry['kind']!r}")
             files = {
                 role: FileSpec(
                     path=f["path"],
@@ -98,17 +127,58 @@ class ModelSpec:
             name = entry.get("name", "?") if isinstance(entry, dict) else "?"
             raise RegistryError(f"Registry entry {name!r} in {origin} is invalid: {exc}.") from exc
 
+    @classmethod
+    def _ensemble_from_dict(cls, entry: dict, origin: str) -> "ModelSpec":
+        members = tuple(
+            MemberSpec(m["name"], str(m["version"]), m["sha256"].lower() if m.get("sha256") else None)
+            for m in entry["members"]
+        )
+        if len(members) < 2:
+            raise ValueError("an ensemble needs at least two members")
+        if len({m.name for m in members}) != len(members):
+            raise ValueError("an ensemble's members must be different models")
+        if entry["name"] in {m.name for m in members}:
+            raise ValueError("an ensemble cannot be its own member")
+        combine = entry.get("combine", "arithmetic")
+        if combine not in COMBINE_METHODS:
+            raise ValueError(f"combine must be one of {', '.join(COMBINE_METHODS)}, not {combine!r}")
+        weights = [float(w) for w in entry.get("weights") or [1.0] * len(members)]
+        if len(weights) != len(members) or not all(0 < w < float("inf") for w in weights):
+            raise ValueError("weights must be one positive number per member")
+        total = sum(weights)
+        return cls(
+            name=entry["name"],
+            version=str(entry["version"]),
+            task=entry.get("task", "image_classification"),
+            files={},
+            input={},
+            output=dict(entry.get("output", {"kind": "probabilities"})),
+            quantization=entry.get("quantization", ENSEMBLE),
+            blessed=bool(entry.get("blessed", False)),
+            description=entry.get("description", ""),
+            validation=entry.get("validation"),
+            origin=origin,
+            kind=ENSEMBLE,
+            members=members,
+            combine=combine,
+            weights=tuple(w / total for w in weights),
+        )
+
     def summary(self) -> dict:
-        return {
+        summary = {
             "name": self.name,
             "version": self.version,
             "task": self.task,
             "quantization": self.quantization,
             "blessed": self.blessed,
-            "bytes": self.files["model"].bytes,
+            "bytes": self.files["model"].bytes if "model" in self.files else None,
             "derived_from": self.derived_from,
             "validation": self.validation,
         }
+        if self.is_ensemble:
+            summary["members"] = [{"name": m.name, "version": m.version} for m in self.members]
+            summary["combine"] = self.combine
+        return summary
 
 
 def _load_entries(text: str, origin: str) -> tuple[list[ModelSpec], dict]:
@@ -147,12 +217,14 @@ class Registry:
     def load(cls, home: Path | None = None) -> "Registry":
         builtin_text = resources.files("models").joinpath("registry.json").read_text("utf-8")
         specs, document = _load_entries(builtin_text, "the built-in registry")
+        # A default may be a list of names: the first one registered and blessed is used, so an
+        # ensemble that a rebuild did not bless gives way to the single model after it.
         defaults = {
             "image_classification": document.get("default_image_model"),
             "keyword_spotting": document.get("default_keyword_model"),
         }
         specs += _bundled_specs()
-        registry = cls(specs, defaults)
+        registry = cls(specs, {})
         local = paths.local_registry_path(home)
         if local.exists():
             try:
@@ -164,8 +236,17 @@ class Registry:
             else:
                 for spec in local_specs:  # local entries override shipped ones of the same name
                     registry._specs[spec.name] = spec
-                registry.defaults.update(local_doc.get("defaults", {}))
+                defaults.update(local_doc.get("defaults", {}))
+        registry.defaults = {task: registry._first_servable(choice) for task, choice in defaults.items()}
         return registry
+
+    def _first_servable(self, choice: str | list | None) -> str | None:
+        names = [choice] if isinstance(choice, str) or choice is None else list(choice)
+        for name in names:
+            spec = self._specs.get(name)
+            if spec is not None and spec.blessed:
+                return name
+        return next((name for name in names if name in self._specs), names[0] if names else None)
 
     def names(self) -> list[str]:
         return list(self._specs)
@@ -186,6 +267,30 @@ class Registry:
 
     def default_name(self, task: str = "image_classification") -> str | None:
         return self.defaults.get(task)
+
+    def members(self, spec: ModelSpec) -> list[ModelSpec]:
+        """The registered models of an ensemble, checked against the versions and model files
+        it was validated with."""
+        found = []
+        for member in spec.members:
+            registered = self._specs.get(member.name)
+            if registered is None or registered.version != member.version:
+                have = f"v{registered.version} is registered" if registered else "it is not registered"
+                raise ModelNotFound(
+                    f"The ensemble {spec.name!r} needs {member.name} v{member.version}, but {have}; "
+                    f"update TabSense or run `tabsense models fetch {spec.name}`."
+                )
+            if registered.is_ensemble or registered.task != spec.task:
+                raise ModelNotFound(f"The ensemble {spec.name!r} lists {member.name!r}, which is not a single "
+                                    f"{spec.task} model; fix its registry entry.")
+            if member.sha256 and registered.files["model"].sha256 != member.sha256:
+                raise ModelCorrupt(
+                    f"The ensemble {spec.name!r} was validated with another build of {member.name!r} "
+                    f"(model sha256 {member.sha256[:12]}…, registered {registered.files['model'].sha256[:12]}…); "
+                    f"rebuild it with `tabsense-models ensemble`, or use --model {member.name}."
+                )
+            found.append(registered)
+        return found
 
 
 def sha256_file(path: Path) -> str:
@@ -218,7 +323,12 @@ class ModelStore:
         return self.model_dir(spec) / spec.files[role].path
 
     def check(self, spec: ModelSpec, verify: bool = True) -> list[FileStatus]:
-        """State of each file of `spec`; `verify` checks sha256 (a few ms per MB)."""
+        """State of each file of `spec`; `verify` checks sha256 (a few ms per MB).
+
+        For an ensemble: its members' files, as "<member>/<role>"; a member that is not
+        registered as validated is one "missing" status saying so."""
+        if spec.is_ensemble:
+            return self._check_members(spec, verify)
         statuses = []
         for role, file_spec in spec.files.items():
             path = self.file_path(spec, role)
@@ -241,11 +351,35 @@ class ModelStore:
             statuses.append(FileStatus(role, path, "ok"))
         return statuses
 
+    def _check_members(self, spec: ModelSpec, verify: bool) -> list[FileStatus]:
+        try:
+            members = self.registry.members(spec)
+        except TabSenseError as exc:
+            return [FileStatus("members", self.model_dir(spec), "missing", exc.message)]
+        return [
+            FileStatus(f"{member.name}/{status.role}", status.path, status.state, status.detail)
+            for member in members
+            for status in self.check(member, verify)
+        ]
+
     def is_available(self, spec: ModelSpec) -> bool:
+        if spec.is_ensemble:
+            try:
+                return all(self.is_available(member) for member in self.registry.members(spec))
+            except TabSenseError:
+                return False
         return all(self.file_path(spec, role).is_file() for role in spec.files)
 
     def require(self, spec: ModelSpec) -> dict[str, Path]:
-        """Paths of a verified model, or an error that names the fix."""
+        """Paths of a verified model, or an error that names the fix.
+
+        For an ensemble: every member is verified; the paths are keyed "<member>/<role>"."""
+        if spec.is_ensemble:
+            return {
+                f"{member.name}/{role}": path
+                for member in self.registry.members(spec)
+                for role, path in self.require(member).items()
+            }
         statuses = self.check(spec)
         if any(s.state == "missing" for s in statuses) and all(f.bundled for f in spec.files.values()):
             # Files that ship with TabSense itself can always be installed on the spot.
@@ -278,8 +412,15 @@ class ModelStore:
         """Install every file of `spec`, from `source` (a directory) or from its URLs.
 
         Returns role -> "present" | "copied" | "downloaded". Each file is written to a
-        temporary name, verified, then renamed, so a failure never leaves a bad file.
+        temporary name, verified, then renamed, so a failure never leaves a bad file. An
+        ensemble installs its members (roles "<member>/<role>").
         """
+        if spec.is_ensemble:
+            return {
+                f"{member.name}/{role}": state
+                for member in self.registry.members(spec)
+                for role, state in self.fetch(member, source, force, progress).items()
+            }
         outcome = {}
         target_dir = self.model_dir(spec)
         target_dir.mkdir(parents=True, exist_ok=True)

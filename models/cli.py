@@ -4,6 +4,9 @@
     tabsense-models report                             # rewrite the report from the last build's results
     tabsense-models evaluate NAME                       # re-measure one registered model through the host
     tabsense-models export-fallback                     # the extension's in-browser model (extension/models/fallback/)
+    tabsense-models ensemble                            # evaluate and validate the image ensemble, register it
+    tabsense-models publish                             # copy the lab's shipped models into models/bundled/
+    tabsense-models install-fallback                    # the bundled in-browser model -> extension/ (no TensorFlow)
 
 TensorFlow is imported only by the commands that need it (`build`), so `--help` is instant.
 """
@@ -106,6 +109,35 @@ def cmd_export_fallback(args) -> int:
     return 0
 
 
+def cmd_publish(args) -> int:
+    from .bundle import publish_all
+
+    for path in publish_all(_home(), Path(args.fallback_from)):
+        print(f"published {path}", file=sys.stderr)
+    return 0
+
+
+def cmd_install_fallback(args) -> int:
+    from .bundle import install_fallback
+
+    state = install_fallback(Path(args.out))
+    print(f"in-browser fallback model {state} in {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_ensemble(args) -> int:
+    from .ensemble import build_ensemble
+
+    result = build_ensemble(_home(), Path(args.source), Path(args.samples),
+                            progress=lambda line: print(line, file=sys.stderr, flush=True))
+    print(json.dumps({k: result[k] for k in ("name", "blessed", "validation")}, indent=2))
+    if not args.no_report:
+        from .ensemble import write_ensemble_report
+
+        print(f"wrote {write_ensemble_report(result, Path(args.report_dir))}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tabsense-models", description="TabSense model lab: convert, "
                                      "quantize, evaluate and bless models.")
@@ -146,6 +178,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ImageNet sample folder (the export is checked on 20 of its photos)")
     p.add_argument("--force", action="store_true", help="rebuild even if the folder is up to date")
     p.set_defaults(func=cmd_export_fallback)
+
+    p = sub.add_parser("install-fallback", help="install the bundled in-browser fallback model into the extension "
+                       "(no TensorFlow needed)")
+    p.add_argument("--out", default=str(DEFAULT_OUT), metavar="DIR", help=f"target folder (default {DEFAULT_OUT})")
+    p.set_defaults(func=cmd_install_fallback)
+
+    p = sub.add_parser("ensemble", help="evaluate the image ensemble against its members, validate and register it")
+    p.add_argument("--from", dest="source", default=str(config.DEFAULT_SOURCE_DIR), metavar="DIR",
+                   help="folder of the pretrained models (the ensemble's MobileNetV2 member is installed from it)")
+    p.add_argument("--samples", default=str(config.DEFAULT_SAMPLES_DIR), metavar="DIR")
+    p.add_argument("--no-report", action="store_true", help="do not write docs/model-lab/ensemble.md")
+    p.add_argument("--report-dir", default=str(config.DEFAULT_REPORT_DIR), metavar="DIR")
+    p.set_defaults(func=cmd_ensemble)
+
+    p = sub.add_parser("publish", help="copy the lab's int8 MobileNet v1 0.75, the ensemble's entry and the "
+                       "in-browser fallback model into models/bundled/ (what TabSense ships)")
+    p.add_argument("--fallback-from", default=str(DEFAULT_OUT), metavar="DIR",
+                   help=f"the export-fallback folder to bundle (default {DEFAULT_OUT})")
+    p.set_defaults(func=cmd_publish)
     return parser
 
 

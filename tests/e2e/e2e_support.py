@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import json
 import os
 import shutil
 import signal
@@ -116,6 +117,35 @@ def kill_and_wait(pid: int) -> None:
         except OSError:
             return
         time.sleep(0.02)
+
+
+# Stand-in hosts (Python scripts registered in place of the real host) speak real native
+# messaging framing.
+FRAMING = """
+import json, struct, sys
+def read():
+    header = sys.stdin.buffer.read(4)
+    if len(header) < 4:
+        sys.exit(0)
+    return json.loads(sys.stdin.buffer.read(struct.unpack("=I", header)[0]))
+def write(message):
+    body = json.dumps(message).encode()
+    sys.stdout.buffer.write(struct.pack("=I", len(body)) + body)
+    sys.stdout.buffer.flush()
+"""
+
+
+def register_script(profile: Path, source: str, name: str = "fake_host.py") -> Path:
+    """A host manifest in the profile pointing at a Python script (what install_host.py writes)."""
+    folder = profile / "NativeMessagingHosts"
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / name
+    script.write_text(f"#!{sys.executable}\n{source}")
+    script.chmod(0o755)
+    manifest = {"name": "com.tabsense.host", "description": "test stand-in", "path": str(script),
+                "type": "stdio", "allowed_origins": [f"{EXTENSION_URL}/"]}
+    (folder / "com.tabsense.host.json").write_text(json.dumps(manifest))
+    return script
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

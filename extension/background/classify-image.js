@@ -4,7 +4,6 @@
 import '../strings.js';
 import { classifyImage } from './choose-classifier.js';
 import { describeError, toTabSenseError } from './errors.js';
-import { resetReconnectBackoff } from './host-client.js';
 import { loadImage } from './image-source.js';
 import { readFromPage, showInPage, startOverlay } from './page.js';
 import { bytesToBase64, prepareImage } from './prepare-image.js';
@@ -77,7 +76,6 @@ export async function classifyFromMenu(info, tab) {
       },
       lastError: null,
     });
-    if (!inBrowser) await resetReconnectBackoff();
   } catch (caught) {
     const error = toTabSenseError(caught);
     if (error.code === 'unknown') console.error('TabSense: unexpected failure', caught);

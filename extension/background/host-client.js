@@ -8,9 +8,12 @@ import { updateStatus } from './status.js';
 import { openNativeTransport } from './transport-native.js';
 import { openWebSocketTransport } from './transport-websocket.js';
 
+// A host that answered and then died is started again after 0.5, 1, 2, 4 and 8 s (each try
+// that also dies waits twice as long); after five tries only a new request starts it. Any
+// request the host answers starts the count over (not the reconnect's own ping: a host that
+// dies right after starting must not be restarted forever).
 const RECONNECT_BASE_MS = 500;
-const RECONNECT_MAX_MS = 30000;
-const RECONNECT_MAX_ATTEMPTS = 5; // after that, only a new request tries again
+const RECONNECT_MAX_ATTEMPTS = 5;
 
 let connection = null; // {transport, pending: Map(id -> {resolve, reject, timer})}
 let connecting = null; // promise of a connection that has answered ping
@@ -29,7 +32,7 @@ async function callWithRetry(type, params, mayRetry) {
   const { requestTimeoutMs } = await getSettings();
   try {
     const conn = await ensureConnected();
-    return await send(conn, type, params, requestTimeoutMs);
+    return await request(conn, type, params, requestTimeoutMs);
   } catch (error) {
     // The host died under this request (crash, killed): a fresh host gets one more try.
     if (mayRetry && error.code === 'host_disconnected') return callWithRetry(type, params, false);
@@ -41,7 +44,7 @@ async function callWithRetry(type, params, mayRetry) {
 // every call waits on the same connection promise and promise callbacks run first-in first-out.
 export async function sendInOrder(type, params, timeoutMs) {
   const conn = await ensureConnected();
-  return send(conn, type, params, timeoutMs);
+  return request(conn, type, params, timeoutMs);
 }
 
 export function isHostConnected() {
@@ -93,6 +96,13 @@ async function connect() {
     lastError: null,
   });
   return conn;
+}
+
+// A request of the extension's: its answer shows the host is healthy again.
+async function request(conn, type, params, timeoutMs) {
+  const result = await send(conn, type, params, timeoutMs);
+  resetReconnectBackoff().catch((error) => console.warn('TabSense: could not reset the reconnect backoff', error));
+  return result;
 }
 
 function send(conn, type, params, timeoutMs) {
@@ -151,22 +161,24 @@ function failPending(conn, error) {
 }
 
 // Whether storage may hold a non-zero attempt count: unknown (true) after a worker restart.
+// The count lives in storage because the worker may be stopped between two tries.
 let backoffMayBeSet = true;
+let reconnectTimer = null; // one pending try at a time
 
 async function scheduleReconnect() {
   backoffMayBeSet = true;
   const { reconnectAttempts = 0 } = await chrome.storage.session.get('reconnectAttempts');
   if (reconnectAttempts >= RECONNECT_MAX_ATTEMPTS) return;
   await chrome.storage.session.set({ reconnectAttempts: reconnectAttempts + 1 });
-  const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** reconnectAttempts);
-  setTimeout(() => {
+  clearTimeout(reconnectTimer);
+  reconnectTimer = setTimeout(() => {
+    reconnectTimer = null;
     if (!connection) ensureConnected().catch(() => {}); // failures are recorded by handleClose
-  }, delay);
+  }, RECONNECT_BASE_MS * 2 ** reconnectAttempts);
 }
 
-// A request that succeeded shows the host is healthy again, so backoff starts over.
-// Skipped when there is nothing to reset: a storage write per click is not free.
-export async function resetReconnectBackoff() {
+// Skipped when there is nothing to reset: a storage write per audio chunk is not free.
+async function resetReconnectBackoff() {
   if (!backoffMayBeSet) return;
   backoffMayBeSet = false;
   await chrome.storage.session.set({ reconnectAttempts: 0 });

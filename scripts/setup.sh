@@ -4,8 +4,8 @@
 #   2. the models, from ../shared/models when present (or TABSENSE_MODELS_FROM), else downloaded,
 #   3. a classification of a sample image,
 #   4. the native messaging host registered for every browser found (install_host.py),
-#   and, when TensorFlow is installed (or TABSENSE_BROWSER_MODEL=1), the extension's
-#   in-browser fallback model, generated from ../shared/models.
+#   and the extension's in-browser fallback model, copied from the bundle that ships with
+#   TabSense (models/bundled/browser_fallback/; no TensorFlow needed).
 # Re-running it is safe: every step is idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,25 +24,11 @@ else
   "$VENV/bin/tabsense" models fetch
 fi
 
-# The extension classifies in the browser when the helper app is not installed, with a TF.js
-# model generated here from the pretrained MobileNet (not committed: derived from ../shared).
-# Generating it needs TensorFlow, the 'build' extra (~3 GB): used when installed, installed
-# when TABSENSE_BROWSER_MODEL=1.
-fallback_source="${models_from:-../shared/models}"
-if [ -d "$fallback_source/mobilenet_v1_0.75_224_tfjs" ]; then
-  if [ "${TABSENSE_BROWSER_MODEL:-}" = 1 ]; then
-    step "Installing the model lab (the 'build' extra, TensorFlow) for the in-browser model"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[build]'
-  fi
-  if "$VENV/bin/python" -c 'import tensorflowjs' >/dev/null 2>&1; then
-    step "Generating the in-browser fallback model (extension/models/fallback/)"
-    TF_CPP_MIN_LOG_LEVEL=2 "$VENV/bin/tabsense-models" export-fallback --from "$fallback_source"
-  else
-    step "Skipping the in-browser fallback model (needs TensorFlow: TABSENSE_BROWSER_MODEL=1 ./scripts/setup.sh)"
-  fi
-else
-  step "Skipping the in-browser fallback model ($fallback_source/mobilenet_v1_0.75_224_tfjs is not here)"
-fi
+# The extension classifies in the browser when the helper app is not installed, with the model
+# lab's float16 TF.js export of MobileNet v1 0.75, which ships in models/bundled/browser_fallback/
+# (sha256-checked on the way into extension/models/fallback/).
+step "Installing the in-browser fallback model (extension/models/fallback/)"
+"$VENV/bin/tabsense-models" install-fallback
 
 step "Classifying a sample image"
 image=$(ls ../shared/data/imagenet-sample/*.JPEG 2>/dev/null | head -n 1 || true)

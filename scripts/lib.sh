@@ -16,9 +16,12 @@ ensure_venv() {
 }
 
 # Debian packages the tests need: a real Chromium and its driver; speech engines from Debian
-# main (never MBROLA or pico) and sox to make and measure audio.
+# main (never MBROLA or pico) and sox to make and measure audio; the recorded speech and sounds
+# the speech data generator reads (models/speech/corpora.py names each one's package).
 DEBIAN_TEST_PACKAGES=(chromium chromium-driver espeak-ng sox flite festival festlex-cmu festlex-poslex
-  festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
+  festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+  asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata fillets-ng-data sonic-pi-samples
+  sound-theme-freedesktop)
 
 ensure_debian_packages() {
   local wanted=("${DEBIAN_TEST_PACKAGES[@]}") missing=()

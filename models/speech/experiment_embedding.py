@@ -7,7 +7,7 @@ to unseen natural voices better than our DS-CNN on log-mel, with the same synthe
 Method: the front end is the two TFLite files that the PyPI wheel openwakeword==0.5.1 ships
 (melspectrogram.tflite: 32 mel bins every 10 ms; embedding_model.tflite: one 96-d vector per
 76 mel frames, every 8 frames), run with ai_edge_litert. The pipeline's own windows (same
-clips, same augmentation, same seed; `generate.FEATURES` swapped) become 9 x 96 embeddings;
+clips, same augmentation, same seed; the features swapped) become 9 x 96 embeddings;
 a small head (dense, as openWakeWord uses) is trained on them. Each held-out command or
 near-miss clip is framed with 0.5-1.0 s before and 1.2 s after, every 80 ms window is scored,
 3 posteriors are averaged and the maximum per command is kept; recall and near-miss false
@@ -108,9 +108,8 @@ def build_data() -> None:
     if (OUT / "train.npz").exists():
         return
     front_end_files()
-    generate.FEATURES, generate.FEATURE_SHAPE = embed, (WINDOW_EMBEDDINGS, EMBED_DIM)
-    generate.run_dir = lambda small: OUT
-    generate.generate("full", SEED)
+    OUT.mkdir(parents=True, exist_ok=True)
+    generate.generate("full", SEED, features=embed, feature_shape=(WINDOW_EMBEDDINGS, EMBED_DIM), out_dir=OUT)
 
 
 def train_head():

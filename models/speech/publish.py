@@ -18,7 +18,8 @@ from .common import (BUNDLE_DIR, CLASSES, DOCS_DIR, MODEL_NAME, MODEL_VERSION, S
                      save_json, setup_logging, sha256_file)
 from .evaluate import REFRACTORY_S, SMOOTHING, TARGETS
 from . import augment, train as training
-from .generate import AMBIGUOUS, KOKORO_SPLIT, NATURAL_VOICES, NEAR_MISSES, speaker_splits
+from .speakers import KOKORO_SPLIT, NATURAL_VOICES, speaker_splits
+from .texts import AMBIGUOUS, NEAR_MISSES
 
 MODEL_FILE, LABELS_FILE = "kws_commands.tflite", "labels.txt"
 

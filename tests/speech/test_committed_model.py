@@ -97,7 +97,7 @@ def synthesise(engine, voice, text, tmp_path):
     if engine == "flite":
         subprocess.run(["flite", "-voice", voice, "-t", text, "-o", str(raw)], check=True)
     else:
-        from models.speech.generate import speaker_splits
+        from models.speech.speakers import speaker_splits
 
         variant = sorted(s.split(":")[1] for s, part in speaker_splits().items() if part == "test" and s.startswith("espeak:"))
         variant = "m3" if "m3" in variant else variant[0]
@@ -113,7 +113,7 @@ def recognise(spotter, audio):
 
 
 def _held_out(engine, voice):
-    from models.speech.generate import speaker_of, speaker_splits
+    from models.speech.speakers import speaker_of, speaker_splits
 
     return speaker_splits()[speaker_of(engine, voice if engine == "flite" else "en-us+m3")] == "test"
 

@@ -5,8 +5,24 @@ import pytest
 
 from host.speech_params import PHRASES, UNKNOWN, WINDOW_SAMPLES
 from models.speech import augment
-from models.speech.generate import (AMBIGUOUS, KOKORO_SPLIT, NATURAL_VOICES, NEAR_MISSES, OTHER_TEXTS, SIZES, label_of,
-                                    plan_jobs, plan_kokoro, plan_val_extra, speaker_of, speaker_splits)
+from models.speech.plans import SIZES, digest, plan_all, plan_jobs, plan_kokoro, plan_val_extra
+from models.speech.speakers import KOKORO_SPLIT, NATURAL_VOICES, speaker_of, speaker_splits
+from models.speech.texts import AMBIGUOUS, NEAR_MISSES, OTHER_TEXTS, label_of
+
+
+# `python -m models.speech.plans --seed 1`: the clips the published kws_commands v4 was trained,
+# tuned and tested on. A change here re-renders different data: publish a new model version with it.
+PUBLISHED_PLANS = {
+    "train": (8921, "0bd88c14efa41a5ac15b596021512d6d003808cd62343d5204d6467d7b1a8f6f"),
+    "val": (3024, "abdf1f7344eac1fec22283053f9087afc65859fb36f8a92e7094d706bcdc7562"),
+    "test": (2708, "93e18204bc11d3b7df9a7c2fa749fca484dedd55793568e06eedc1535591d1f2"),
+}
+
+
+def test_the_published_model_plans_have_not_moved():
+    plans = plan_all("full", seed=1, kokoro=False, piper=True)
+    assert {part: (len(plan), digest(plan)) for part, plan in plans.items()} == PUBLISHED_PLANS
+    assert digest(plans["test"][1:]) != PUBLISHED_PLANS["test"][1]  # the digest sees every job
 
 
 def test_splits_are_speaker_disjoint_across_engines():

@@ -44,6 +44,20 @@ def test_generate_writes_speaker_disjoint_splits_and_a_mining_pool(small_run):
     assert train["X"].shape[1:] == (148, 40) and set(np.unique(train["y"])) == set(range(len(CLASSES)))
 
 
+def test_generate_takes_a_fixed_number_of_clips_from_every_source(small_run):
+    """Rendered clips per engine and validated recordings per Debian corpus (a small run takes every
+    20th speech file, every 8th sound). Deterministic: a source that gives fewer clips lost data."""
+    from models.speech.voices import piper
+
+    data = json.loads((small_run / "data.json").read_text())
+    expected = {"espeak": 159, "flite": 211, "festival": 129,
+                "asterisk": 29, "fillets": 6, "librivox": 1, "sonic-pi": 20, "freedesktop": 3}
+    if piper.available():  # the optional `speech-eval` extra: test-split clips of the Piper voice
+        expected["piper"] = 38
+    assert data["clips_by_source"] == expected
+    assert data["render_failures"] == 0
+
+
 def test_train_mines_and_exports_a_full_integer_model(small_run):
     train = json.loads((small_run / "train.json").read_text())
     assert [r["epoch"] for r in train["mined"]] == [1, 2]

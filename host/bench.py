@@ -84,10 +84,12 @@ def _status_mb(pid: int, field: str) -> float | None:
     return None
 
 
-def measure_cold_start(image: Path) -> dict:
-    """Spawn -> first ping answer, and spawn -> first classification, on fresh processes."""
+def measure_cold_start(image: Path, model: str | None = None) -> dict:
+    """Spawn -> first ping answer, and spawn -> first classification (by `model`, else the
+    default), on fresh processes."""
     env = dict(os.environ)
     payload = base64.b64encode(image.read_bytes()).decode()
+    request = {"type": "classify_image", "image": payload, **({"model": model} if model else {})}
     to_ping, to_label, peaks = [], [], []
     for _ in range(COLD_RUNS):
         start = time.perf_counter()
@@ -95,11 +97,11 @@ def measure_cold_start(image: Path) -> dict:
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         assert _exchange(proc, {"id": 1, "type": "ping"})["ok"]
         to_ping.append((time.perf_counter() - start) * 1000)
-        answer = _exchange(proc, {"id": 2, "type": "classify_image", "image": payload})
+        answer = _exchange(proc, {"id": 2, **request})
         assert answer["ok"], answer
         to_label.append((time.perf_counter() - start) * 1000)
         for _ in range(20):  # steady state for the RSS figure
-            _exchange(proc, {"id": 3, "type": "classify_image", "image": payload})
+            _exchange(proc, {"id": 3, **request})
         peaks.append(_status_mb(proc.pid, "VmHWM:"))
         proc.stdin.close()
         proc.wait(10)
@@ -140,6 +142,37 @@ def measure_throughput(path: Path, model, threads: int, requests: int = 200, con
         dispatcher.close()
 
 
+def measure_ensemble_schedules(store: ModelStore, spec, path: Path, runs: int, warmup: int, rounds: int = 5) -> dict:
+    """classify() of an ensemble with its members one after the other on 2 threads each, and
+    side by side on 1 thread each (2 cores busy either way), timed in interleaved rounds."""
+    from .classifier import ImageClassifier
+    from .ensemble import EnsembleClassifier
+
+    def members(threads):
+        loaded = []
+        for member in store.registry.members(spec):
+            files = store.require(member)
+            loaded.append(ImageClassifier(member, files["model"], files["labels"], num_threads=threads))
+        return loaded
+
+    schedules = {"one_after_the_other_2_threads_each": EnsembleClassifier(spec, members(2)),
+                 "side_by_side_1_thread_each": EnsembleClassifier(spec, members(1), parallel=True)}
+    data = path.read_bytes()
+    times: dict[str, dict[str, list]] = {name: {"total": [], "infer": []} for name in schedules}
+    for name, ensemble in schedules.items():
+        for _ in range(warmup):
+            ensemble.classify(data, 5)
+    for _ in range(rounds):
+        for name, ensemble in schedules.items():
+            for _ in range(max(1, runs // rounds)):
+                start = time.perf_counter()
+                result = ensemble.classify(data, 5)
+                times[name]["total"].append((time.perf_counter() - start) * 1000)
+                times[name]["infer"].append(result["timing_ms"]["infer"])
+    schedules["side_by_side_1_thread_each"].close()
+    return {name: {"total_ms": percentiles(t["total"]), "infer_ms": percentiles(t["infer"])} for name, t in times.items()}
+
+
 def measure_keyword_model(runs: int, warmup: int) -> dict | None:
     """Per-window inference time of the default keyword model, if it is available."""
     import numpy as np
@@ -174,12 +207,15 @@ def run_bench(args) -> int:
               "cpu_count": os.cpu_count(), "latency": {}, "cold": None}
     for name, path in images.items():
         report["latency"][name] = measure_latency(capabilities, path, args.model, args.runs, args.warmup)
+    if model.is_ensemble:
+        report["ensemble_schedules"] = measure_ensemble_schedules(capabilities.store, model, images["100KB"],
+                                                                  args.runs, args.warmup)
     report["throughput_images_per_s"] = {
         f"{n}_threads": measure_throughput(images["100KB"], args.model, n) for n in (1, 2)
     }
     report["keyword_window"] = measure_keyword_model(max(args.runs, 200), args.warmup)
     os.environ.setdefault("TABSENSE_THREADS", str(threads))
-    report["cold"] = measure_cold_start(images["100KB"])
+    report["cold"] = measure_cold_start(images["100KB"], args.model)
 
     print(f"model {report['model']}, {threads} inference thread(s), {args.runs} runs after {args.warmup} warm-up")
     print("| image | bytes | decode+preprocess p50/p95 ms | inference p50/p95 ms | total p50/p95 ms |")
@@ -187,6 +223,9 @@ def run_bench(args) -> int:
     for name, r in report["latency"].items():
         cells = [f"{r[k]['p50']:.2f} / {r[k]['p95']:.2f}" for k in ("decode_preprocess_ms", "infer_ms", "total_ms")]
         print(f"| {name} ({r['file']}) | {r['bytes']:,} | " + " | ".join(cells) + " |")
+    for name, r in report.get("ensemble_schedules", {}).items():
+        print(f"ensemble members {name.replace('_', ' ')}, 100 KB JPEG: total p50/p95 {r['total_ms']['p50']:.2f} / "
+              f"{r['total_ms']['p95']:.2f} ms, inference p50 {r['infer_ms']['p50']:.2f} ms")
     cold = report["cold"]
     print(f"cold start, spawn -> first ping answer: p50 {cold['spawn_to_ping_ms']['p50']:.0f} ms, "
           f"max of {COLD_RUNS}: {max(0, cold['spawn_to_ping_ms']['p95']):.0f} ms")

@@ -63,12 +63,8 @@ class Dispatcher:
         log.error("request %r crashed", request_id, exc_info=exc)
         return error_response(request_id, InternalError())
 
-    def _encode(self, request_id, response: dict) -> bytes:
-        try:
-            return encode_message(response, self.max_outbound)
-        except (TypeError, ValueError):
-            log.exception("response to %r is not serialisable", request_id)
-            return encode_message(error_response(request_id, InternalError()), self.max_outbound)
+    def _encode(self, response: dict) -> bytes:
+        return encode_message(response, self.max_outbound)  # never raises
 
     def _answer(self, request_id, capability: Capability, args: tuple) -> bytes:
         """Run a handler and encode its response, whatever happens (worker threads)."""
@@ -76,7 +72,7 @@ class Dispatcher:
             response = ok_response(request_id, capability.handler(*args))
         except Exception as exc:
             response = self._failure(request_id, exc)
-        return self._encode(request_id, response)
+        return self._encode(response)
 
     # --- asyncio entry point -----------------------------------------------------------
 
@@ -93,7 +89,7 @@ class Dispatcher:
             response = ok_response(request_id, result)
         except Exception as exc:
             response = self._failure(request_id, exc)
-        return self._encode(request_id, response)
+        return self._encode(response)
 
     # --- thread entry point ------------------------------------------------------------
 
@@ -108,7 +104,7 @@ class Dispatcher:
         try:
             request_id, capability, args = self._route(payload, session)
         except Exception as exc:
-            reply(self._encode(request_id, self._failure(request_id, exc)))
+            reply(self._encode(self._failure(request_id, exc)))
             return None
         if not capability.blocking:
             reply(self._answer(request_id, capability, args))
@@ -116,11 +112,14 @@ class Dispatcher:
         try:
             return self._executor_for(capability).submit(self._run, reply, request_id, capability, args)
         except RuntimeError as exc:  # shutting down
-            reply(self._encode(request_id, self._failure(request_id, exc)))
+            reply(self._encode(self._failure(request_id, exc)))
             return None
 
     def _run(self, reply: Callable[[bytes], None], request_id, capability: Capability, args: tuple) -> None:
-        reply(self._answer(request_id, capability, args))
+        try:
+            reply(self._answer(request_id, capability, args))
+        except Exception:  # nobody awaits this future: say so rather than lose it silently
+            log.exception("the answer to request %r was dropped", request_id)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

@@ -37,6 +37,8 @@ def _preload(capabilities: Capabilities) -> None:
 
 
 def run_native(origin: str | None) -> int:
+    # First of all, before any thread exists: from here on only frames reach the browser.
+    frames_out = stdio.claim_stdout()
     home = paths.data_home()
     configure(os.environ.get("TABSENSE_LOG_LEVEL", "INFO"), paths.logs_dir(home) / "host.log")
     log.info("TabSense host %s starting for %s (home %s)", __version__, origin or "an unknown caller", home)
@@ -47,6 +49,6 @@ def run_native(origin: str | None) -> int:
     # Load the default model while the browser is still idle, so the first click does not
     # pay for it; `ping` answers meanwhile, and a request for the model waits for the load.
     threading.Thread(target=_preload, args=(capabilities,), name="tabsense-preload", daemon=True).start()
-    code = stdio.run(dispatcher)
+    code = stdio.run(dispatcher, frames_out)
     log.info("TabSense host exiting (%d)", code)
     return code

@@ -50,19 +50,36 @@ def test_classify_answers_with_the_request_id(dispatcher):
 
 
 @pytest.mark.parametrize(
-    "payload, code, answer_id",
+    "payload, code, answer_id, message",
     [
-        (b"{oops", "invalid_json", None),
-        (request(id=3), "invalid_request", 3),
-        (request(id=4, type="launch_rockets"), "unknown_type", 4),
-        (request(id=5, type="classify_image", image="%%%"), "bad_base64", 5),
-        (request(id=6, type="classify_image", image=base64.b64encode(b"GIF89a...").decode()), "not_an_image", 6),
+        (b"{oops", "invalid_json", None, "The message is not valid UTF-8 JSON."),
+        (request(id=3), "invalid_request", 3, "A request needs a `type` naming the method."),
+        (request(id=4, type="launch_rockets"), "unknown_type", 4,
+         "The host does not know the message type 'launch_rockets'; it knows: "),
+        (request(id=5, type="classify_image", image="%%%"), "bad_base64", 5, "The image data is not valid base64."),
+        (request(id=6, type="classify_image", image=base64.b64encode(b"GIF89a...").decode()), "not_an_image", 6,
+         "The file is not an image TabSense can read."),
+        (b'{"id": "\\ud800", "type": "ping"}', "invalid_request", None,
+         "The request holds a lone UTF-16 surrogate escape (like \\ud800)"),
+        (b'{"id": 7, "type": "ping", "x": 1e999}', "invalid_request", None,
+         "The number 1e999 is too large; numbers must fit a 64-bit float."),
     ],
 )
-def test_errors_become_responses(dispatcher, payload, code, answer_id):
+def test_errors_become_responses(dispatcher, payload, code, answer_id, message):
     answer = json.loads(run(dispatcher.handle(payload)))
     assert answer == {"id": answer_id, "ok": False, "error": {"code": code, "message": answer["error"]["message"]}}
-    assert answer["error"]["message"]
+    assert answer["error"]["message"].startswith(message)
+
+
+@pytest.mark.parametrize("result", [{"x": float("nan")}, {"x": "\udc00"}, {"x": object()}],
+                         ids=["nan", "lone-surrogate", "not-json"])
+def test_a_result_that_cannot_be_sent_is_an_internal_error_for_its_id(dispatcher, capabilities, result):
+    capabilities.table["huge"] = Capability("huge", lambda p: result, blocking=False)
+    replies = []
+    assert dispatcher.submit(request(id=11, type="huge"), None, replies.append) is None
+    answers = [json.loads(run(dispatcher.handle(request(id=11, type="huge")))), json.loads(replies[0])]
+    assert answers == 2 * [{"id": 11, "ok": False, "error": {
+        "code": "internal_error", "message": "Something went wrong inside TabSense; see the host log for details."}}]
 
 
 def test_a_crashing_handler_is_an_internal_error_without_traceback(dispatcher, capabilities):
@@ -93,8 +110,8 @@ def test_a_slow_request_does_not_block_ping(dispatcher, capabilities):
     async def scenario():
         slow_task = asyncio.create_task(dispatcher.handle(request(id="slow", type="slow")))
         await asyncio.sleep(0.05)
-        ping = json.loads(await asyncio.wait_for(dispatcher.handle(request(id="p", type="ping")), 2))
-        assert not slow_task.done()
+        ping = json.loads(await asyncio.wait_for(dispatcher.handle(request(id="p", type="ping")), 30))
+        assert not slow_task.done()  # the ping was answered while the slow request still ran
         release.set()
         slow_answer = json.loads(await asyncio.wait_for(slow_task, 5))
         return ping, slow_answer

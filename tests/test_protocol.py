@@ -1,5 +1,6 @@
 """The native messaging frame codec and message schema (sans-I/O, property-based)."""
 
+import io
 import json
 import struct
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from host.constants import MAX_INBOUND_FRAME, MAX_OUTBOUND_FRAME
-from host.errors import FrameTooLarge, InvalidJSON, InvalidRequest, ResponseTooLarge
+from host.errors import FrameTooLarge, InternalError, InvalidJSON, InvalidRequest, ResponseTooLarge
 from host.protocol import (
     FrameDecoder,
     encode_frame,
@@ -17,6 +18,7 @@ from host.protocol import (
     iter_frames,
     ok_response,
     parse_request,
+    request_id_of,
 )
 
 payloads = st.lists(st.binary(max_size=2000), max_size=20)
@@ -46,6 +48,30 @@ def test_split_reads_give_the_same_frames(frames, cuts):
         decoded += decoder.feed(piece)
     assert decoded == frames
     assert decoder.at_boundary
+
+
+@given(payloads)
+def test_reading_what_the_decoder_wants_gives_the_same_frames_without_copies(frames):
+    """The pull side of the codec (what the stdio reader does): fetch exactly `wanted`
+    bytes each time; a whole frame comes back as the very buffer that was handed in."""
+    stream = io.BytesIO(b"".join(encode_frame(f) for f in frames))
+    decoder = FrameDecoder()
+    decoded = []
+    while piece := bytearray(stream.read(decoder.wanted)):
+        got = decoder.feed(piece)
+        assert all(frame is piece for frame in got if frame)  # no copy of a frame's bytes
+        decoded += got
+    assert decoded == frames
+    assert decoder.at_boundary and decoder.wanted == 4
+
+
+def test_wanted_is_the_rest_of_the_header_then_of_the_frame():
+    decoder = FrameDecoder()
+    assert decoder.wanted == 4
+    assert decoder.feed(struct.pack("=I", 10)[:3]) == [] and decoder.wanted == 1
+    assert decoder.feed(struct.pack("=I", 10)[3:]) == [] and decoder.wanted == 10
+    assert decoder.feed(b"0123") == [] and decoder.wanted == 6
+    assert decoder.feed(b"456789") == [b"0123456789"] and decoder.wanted == 4
 
 
 def test_header_is_native_endian_length():
@@ -116,6 +142,20 @@ def test_parse_request_only_raises_protocol_errors(data):
         ('{"id": 7}', "invalid_request", 7),
         ('{"id": "x", "type": 3}', "invalid_request", "x"),
         ('{"id": "x", "type": ""}', "invalid_request", "x"),
+        # Valid JSON text that no answer could carry: a lone surrogate. In the id the id is
+        # lost (null); elsewhere the id is kept.
+        ('{"id": "\\ud800", "type": "ping"}', "invalid_request", None),
+        ('{"id": "a\\udfffb", "type": "ping"}', "invalid_request", None),
+        ('{"id": 5, "type": "ping", "model": "\\ud83d"}', "invalid_request", 5),
+        ('{"id": 6, "type": "\\udc00"}', "invalid_request", 6),
+        ('{"id": 7, "type": "ping", "x": [{"\\ud800": 1}]}', "invalid_request", 7),
+        ('{"id": "\ud800", "type": "ping"}', "invalid_request", None),  # a str built in Python
+        # Numbers a double cannot hold, and Python's non-JSON literals.
+        ('{"id": 8, "type": "ping", "x": 1e999}', "invalid_request", None),
+        ('{"id": 8, "type": "ping", "x": -1E400}', "invalid_request", None),
+        ('{"id": 8, "type": "ping", "x": NaN}', "invalid_json", None),
+        ('{"id": 8, "type": "ping", "x": Infinity}', "invalid_json", None),
+        ('{"id": 8, "type": "ping", "x": -Infinity}', "invalid_json", None),
     ],
 )
 def test_malformed_requests(text, code, request_id):
@@ -123,6 +163,25 @@ def test_malformed_requests(text, code, request_id):
         parse_request(text)
     assert info.value.code == code
     assert info.value.request_id == request_id
+
+
+def test_a_lone_surrogate_and_a_huge_number_get_a_sentence_that_says_so():
+    with pytest.raises(InvalidRequest, match="lone UTF-16 surrogate"):
+        parse_request('{"id": "\\ud800", "type": "ping"}')
+    with pytest.raises(InvalidRequest, match="1e999 is too large"):
+        parse_request('{"id": 1, "type": "ping", "x": 1e999}')
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_fine():
+    request = parse_request('{"id": "\\ud83d\\ude00", "type": "ping", "path": "C:\\\\udir"}')
+    assert (request.id, request.params) == ("\U0001F600", {"path": "C:\\udir"})
+
+
+def test_request_id_of_is_the_id_an_answer_carries():
+    assert request_id_of(b'{"id": 3, "type": "ping"}') == 3
+    assert request_id_of(b'{"id": 3}') == 3
+    assert request_id_of(b'{"id": "\\ud800", "type": "ping"}') is None
+    assert request_id_of(b"[" * 100_000) is None
 
 
 def test_deeply_nested_json_is_invalid_not_a_crash():
@@ -157,3 +216,42 @@ def test_frames_before_a_bad_length_are_delivered_first():
     assert isinstance(decoder.error, FrameTooLarge)
     with pytest.raises(FrameTooLarge):
         decoder.feed(b"more")
+
+
+sendable_ids = st.one_of(st.none(), st.integers(), st.text(st.characters(exclude_categories=("Cs",)), max_size=256))
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(sendable_ids, st.text(max_size=8), st.booleans(), st.floats()),
+    st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=8),
+                 lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children,
+                                                                                   max_size=3), max_leaves=8),
+)
+def test_encode_message_never_raises_and_always_sends_utf8_json(request_id, result):
+    """Whatever a handler returns (NaN, lone surrogates in text or in the id), the answer is
+    strict UTF-8 JSON: the result itself, or an internal_error for the id when that id can
+    be sent (else for a null id)."""
+    message = ok_response(request_id, {"value": result})
+    answer = json.loads(str(encode_message(message), "utf-8", "strict"))
+    try:
+        expected = json.loads(json.dumps(message, ensure_ascii=False, allow_nan=False).encode())
+    except ValueError:  # NaN or a lone surrogate somewhere
+        sendable = sendable_id(request_id)
+        expected = {"id": request_id if sendable else None, "ok": False,
+                    "error": {"code": "internal_error", "message": InternalError.default_message}}
+    assert answer == expected
+
+
+def sendable_id(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and len(value) <= 256 and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+
+
+def test_an_unsendable_answer_keeps_its_id_or_falls_back_to_null():
+    assert json.loads(encode_message(ok_response(4, {"x": float("nan")}))) == error_response(4, InternalError())
+    assert json.loads(encode_message(ok_response("\ud800", {}))) == error_response(None, InternalError())
+    assert json.loads(encode_message(ok_response(4, {"x": "a\udc00"}))) == error_response(4, InternalError())

@@ -7,7 +7,9 @@ import base64
 import io
 import json
 import struct
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -173,7 +175,8 @@ def test_submit_answers_a_crash_and_a_request_after_close(capabilities):
         assert json.loads(replies[0])["error"]["code"] == "internal_error"
         dispatcher.close()
         assert dispatcher.submit(json.dumps({"id": "y", "type": "crash"}).encode(), None, replies.append) is None
-        assert json.loads(replies[1]) == {"id": "y", "ok": False, "error": json.loads(replies[1])["error"]}
+        assert json.loads(replies[1]) == {"id": "y", "ok": False, "error": {
+            "code": "internal_error", "message": "Something went wrong inside TabSense; see the host log for details."}}
     finally:
         capabilities.table.pop("crash", None)
 
@@ -191,17 +194,83 @@ def test_frames_from_the_reader_thread_go_through_the_writer_thread():
 
 def test_widen_pipe_grows_a_pipe_and_ignores_other_files(tmp_path):
     import os
-    import sys
 
     read_fd, write_fd = os.pipe()
     try:
         size = stdio.widen_pipe(read_fd)
-        if sys.platform.startswith("linux"):
-            assert size is not None and size >= 1 << 16
-        else:
+        if not sys.platform.startswith("linux"):
             assert size is None
+        else:
+            import fcntl
+
+            if int(Path("/proc/sys/fs/pipe-max-size").read_text()) < stdio.PIPE_SIZE:
+                pytest.skip("this system caps pipes below 1 MiB (/proc/sys/fs/pipe-max-size)")
+            # Linux pipes start at 64 KiB; the pipe itself must now say 1 MiB.
+            assert size == stdio.PIPE_SIZE > 65536
+            assert fcntl.fcntl(read_fd, stdio.F_GETPIPE_SZ) == stdio.PIPE_SIZE
     finally:
         os.close(read_fd)
         os.close(write_fd)
     with open(tmp_path / "f", "wb") as handle:
         assert stdio.widen_pipe(handle.fileno()) is None
+
+
+LONE_SURROGATE_ERROR = {
+    "code": "invalid_request",
+    "message": "The request holds a lone UTF-16 surrogate escape (like \\ud800), which is not valid Unicode; "
+               "escape characters outside the BMP as surrogate pairs.",
+}
+
+
+def test_a_lone_surrogate_is_answered_and_the_host_keeps_serving(capabilities):
+    """`{"id": "\\ud800", ...}` is valid JSON text, but no UTF-8 answer can carry that id:
+    it is refused with a null id, and the requests after it are still answered."""
+    stream = io.BytesIO(frames_of(b'{"id": "\\ud800", "type": "ping"}',
+                                  b'{"id": 5, "type": "classify_image", "model": "\\udfff"}',
+                                  {"id": 6, "type": "ping"}))
+    sink = Sink()
+    dispatcher = Dispatcher(capabilities)
+    try:
+        assert stdio.serve_thread(stream, sink, dispatcher) == 0
+    finally:
+        dispatcher.close()
+    got = answers(sink)
+    assert got[:2] == [{"id": None, "ok": False, "error": LONE_SURROGATE_ERROR},
+                       {"id": 5, "ok": False, "error": LONE_SURROGATE_ERROR}]
+    assert got[2]["id"] == 6 and got[2]["ok"] and len(got) == 3
+
+
+class FailsOnce(Dispatcher):
+    """A dispatcher with a bug that raises on one message."""
+
+    def submit(self, payload, session, reply):
+        if b"boom" in payload:
+            raise RuntimeError("a bug")
+        return super().submit(payload, session, reply)
+
+
+def test_a_message_whose_handling_raises_is_logged_and_dropped_and_serving_goes_on(capabilities, caplog):
+    stream = io.BytesIO(frames_of({"id": 1, "type": "ping"}, {"id": 2, "type": "boom"}, {"id": 3, "type": "ping"}))
+    sink = Sink()
+    dispatcher = FailsOnce(capabilities)
+    try:
+        assert stdio.serve_thread(stream, sink, dispatcher) == 0
+    finally:
+        dispatcher.close()
+    assert [(a["id"], a["ok"]) for a in answers(sink)] == [(1, True), (3, True)]
+    dropped = [r for r in caplog.records if "was dropped" in r.getMessage()]
+    assert len(dropped) == 1 and dropped[0].levelname == "ERROR" and dropped[0].exc_info[0] is RuntimeError
+
+
+def test_frames_are_read_into_their_own_buffer_without_copies():
+    """One `readinto` per frame: the frame the reader yields is the buffer it read into."""
+    filled = []
+
+    class Recording(io.BytesIO):
+        def readinto(self, buffer):
+            filled.append(buffer.obj)
+            return super().readinto(buffer)
+
+    frames = list(stdio.iter_frames_from(Recording(frames_of({"id": 1}, {"id": 2, "x": "y" * 100_000}))))
+    assert [json.loads(f)["id"] for f in frames] == [1, 2]
+    assert all(any(f is buffer for buffer in filled) for f in frames)

@@ -1,7 +1,8 @@
 """Native messaging over stdin/stdout, as Chrome starts the host.
 
 One reader thread reads each frame with a single `readinto` of its announced length
-(portable to pipes, files and Windows consoles) and hands it to the dispatcher: `ping`
+(portable to pipes, files and Windows consoles; the protocol's `FrameDecoder` reads the
+header and says how many bytes to fetch) and hands it to the dispatcher: `ping`
 is answered right there, a classification goes to a worker thread, which writes its
 answer to stdout itself. That is one thread hand-off per request; before, a request
 crossed four (reader -> event loop -> worker -> event loop -> writer), each costing a
@@ -9,8 +10,9 @@ wake-up that a busy machine can delay by milliseconds.
 
 Frames never interleave: every write of a whole frame holds one lock. The reader thread
 never writes to stdout (its answers go through a small writer thread), so a browser that
-is slow to read our answers can never stop us from reading its requests. At end of input
-the host answers what is in flight, then exits 0.
+is slow to read our answers can never stop us from reading its requests. A message whose
+handling fails in any way is logged and dropped; the reader goes on with the next one. At
+end of input the host answers what is in flight, then exits 0.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from ..capabilities import Session
 from ..constants import MAX_INBOUND_FRAME
 from ..dispatcher import Dispatcher
 from ..errors import FrameTooLarge
-from ..protocol import HEADER, FrameDecoder, encode_frame, encode_message, error_response
+from ..protocol import FrameDecoder, encode_frame, encode_message, error_response
 
 log = logging.getLogger(__name__)
 
@@ -114,42 +116,27 @@ def _read_exactly(readinto, view: memoryview) -> int:
 def iter_frames_from(source: BinaryIO, max_frame: int = MAX_INBOUND_FRAME):
     """Frames from a byte stream until it ends; raises `FrameTooLarge` on a bad length.
 
-    Each frame costs one read of its header and one `readinto` of exactly its announced
-    length into a fresh buffer (no chunking, no re-copying). Streams without `readinto`
-    go through the incremental `FrameDecoder` instead.
+    The `FrameDecoder` interprets the stream; this only fetches its bytes. With `readinto`,
+    each read asks for exactly what the decoder wants next: the header, then the whole frame
+    into a fresh buffer that becomes the frame (no chunking, no re-copying). Streams without
+    `readinto` are fed in chunks.
     """
+    decoder = FrameDecoder(max_frame)
     readinto = getattr(source, "readinto", None)
     if readinto is None:
-        yield from _iter_frames_chunked(source, max_frame)
-        return
-    header = bytearray(HEADER.size)
-    header_view = memoryview(header)
-    while True:
-        got = _read_exactly(readinto, header_view)
-        if got < HEADER.size:
-            if got:
-                log.warning("input ended inside a message (%d bytes pending)", got)
-            return
-        (length,) = HEADER.unpack(header)
-        if length > max_frame:
-            raise FrameTooLarge(
-                f"A message of {length:,} bytes is larger than the host accepts ({max_frame:,} bytes)."
-            )
-        frame = bytearray(length)
-        got = _read_exactly(readinto, memoryview(frame))
-        if got < length:
-            log.warning("input ended inside a message (%d bytes pending)", HEADER.size + got)
-            return
-        yield frame
-
-
-def _iter_frames_chunked(source: BinaryIO, max_frame: int):
-    decoder = FrameDecoder(max_frame)
-    read = getattr(source, "read1", source.read)
-    while chunk := read(READ_CHUNK):
-        yield from decoder.feed(chunk)
-        if decoder.error is not None:
-            raise decoder.error
+        read = getattr(source, "read1", source.read)
+        while chunk := read(READ_CHUNK):
+            yield from decoder.feed(chunk)
+            if decoder.error is not None:
+                raise decoder.error
+    else:
+        while True:
+            buffer = bytearray(decoder.wanted)
+            got = _read_exactly(readinto, memoryview(buffer))
+            if got < len(buffer):
+                decoder.feed(memoryview(buffer)[:got])  # completes nothing; counted in `pending`
+                break
+            yield from decoder.feed(buffer)
     if not decoder.at_boundary:
         log.warning("input ended inside a message (%d bytes pending)", decoder.pending)
 
@@ -163,7 +150,11 @@ def serve_thread(source: BinaryIO, out: BinaryIO, dispatcher: Dispatcher) -> int
     fatal: FrameTooLarge | None = None
     try:
         for frame in iter_frames_from(source):
-            future = dispatcher.submit(frame, session, writer.send)
+            try:
+                future = dispatcher.submit(frame, session, writer.send)
+            except Exception:  # a bug: one message must never stop the host serving the others
+                log.exception("a message of %d bytes was dropped", len(frame))
+                continue
             if future is not None:
                 in_flight.add(future)
                 future.add_done_callback(in_flight.discard)
@@ -202,8 +193,9 @@ def widen_pipe(fd: int, size: int = PIPE_SIZE) -> int | None:
         return None  # a lower limit (/proc/sys/fs/pipe-max-size) or another platform: keep the default
 
 
-def run(dispatcher: Dispatcher) -> int:
-    out = claim_stdout()
+def run(dispatcher: Dispatcher, out: BinaryIO) -> int:
+    """Serve stdin until it ends, writing frames to `out`: the handle `claim_stdout()`
+    returned, claimed before any thread started."""
     size = widen_pipe(sys.stdin.fileno())
     if size:
         log.debug("stdin pipe: %d bytes", size)

@@ -21,7 +21,7 @@ from .classifier import ImageClassifier
 from .constants import DEFAULT_TOP_K
 from .protocol import event
 from .audio import AudioTooLong, BadAudio, check_rate, decode_audio, pcm16_to_float, resample
-from .errors import BadBase64, InvalidRequest, ModelNotBlessed, NotAnImage
+from .errors import BadBase64, InvalidRequest, ModelNotBlessed, NotAnImage, TabSenseError
 from .store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,9 @@ class Capabilities:
     def __init__(self, store: ModelStore, num_threads: int = 2, serve_unblessed: bool = False):
         self.store = store
         self.pool = ModelPool(store, num_threads, serve_unblessed)
+        from .voice_profile import VoiceProfile
+
+        self.voice_profile = VoiceProfile(store.home, lambda: self.pool.get("speech_embedding", "speech_embedding"))
         self.table: dict[str, Capability] = {
             "ping": Capability("ping", self.ping, blocking=False),
             "classify_image": Capability("classify_image", self.classify_image, blocking=True),
@@ -184,6 +187,8 @@ class Capabilities:
                                       ordered=True),
             # In the same queue: a stop sent after chunks must not overtake them (they would start the stream again).
             "stop_stream": Capability("stop_stream", self.stop_stream, blocking=True, needs_session=True, ordered=True),
+            "enroll_take": Capability("enroll_take", self.enroll_take, blocking=True),
+            "voice_profile": Capability("voice_profile", self.voice_profile_request, blocking=True),
         }
 
     def get(self, name: str) -> Capability | None:
@@ -232,22 +237,65 @@ class Capabilities:
                  "sensitivity": settings.sensitivity_used}
         return spotter, settings, model
 
+    def _listener(self, params: dict, rate: int):
+        """A detector for one request or stream, and its answer's `model` and `profile`.
+
+        Commands the user taught are heard through the voice profile; the others through the
+        generic keyword model when the host may serve it. With neither, the generic model's
+        error (not blessed, missing) is the answer."""
+        from .speech import StreamDetector
+        from .speech_params import COMMANDS
+
+        commands = _commands(params["commands"], COMMANDS) if "commands" in params else None
+        _allow_unblessed(params)
+        _sensitivity(params)
+        matcher = self.voice_matcher()
+        taught = [c for c in matcher.commands if commands is None or c in commands] if matcher else []
+        rest = [c for c in (commands or COMMANDS) if c not in taught]
+        generic = model = None
+        if rest or not taught:
+            try:
+                spotter, settings, model = self._spotter(params)
+                generic = StreamDetector(spotter, settings, rate if not taught else 16_000)
+            except TabSenseError:
+                if not taught:
+                    raise
+                log.info("commands %s are not taught and the generic keyword model is not served", rest)
+        if not taught:
+            return generic, model, None
+        from .voice_stream import ProfileStream
+
+        embedder = self.pool.get("speech_embedding", "speech_embedding")
+        if generic is not None:
+            generic.enable(rest)
+        detector = ProfileStream(embedder, matcher, rate, commands, generic)
+        if model is None:
+            model = {"name": embedder.name, "version": embedder.version, "blessed": True, "sensitivity": "normal"}
+        return detector, model, {"id": matcher.id, "commands": taught}
+
+    def voice_matcher(self):
+        """The voice profile's matcher, or None (no profile, none ready, or it cannot be read)."""
+        try:
+            return self.voice_profile.matcher()
+        except (OSError, ValueError, TabSenseError) as exc:
+            log.warning("voice profile not used: %s", exc)
+            return None
+
     def recognize_speech(self, params: dict) -> dict:
-        from .speech import recognize
+        from .voice_stream import recognize_clip
 
         if "audio" not in params:
             raise InvalidRequest("`recognize_speech` needs `audio`: base64 of 16-bit PCM or of a WAV file.")
         started = time.perf_counter()
         audio, rate = decode_audio(decode_base64(params["audio"], "audio"), params.get("sample_rate"))
-        spotter, settings, model = self._spotter(params)
-        result = recognize(spotter, resample(audio, rate), settings)
+        detector, model, profile = self._listener(params, 16_000)
+        result = recognize_clip(detector, resample(audio, rate))
         result["model"] = model
+        result["profile"] = profile
         result["timing_ms"] = {"total": round((time.perf_counter() - started) * 1000, 3)}
         return result
 
     def audio_chunk(self, params: dict, session: Session) -> dict:
-        from .speech import StreamDetector
-
         stream = params.get("stream")
         if not isinstance(stream, str) or not 1 <= len(stream) <= MAX_STREAM_ID:
             raise InvalidRequest(f"`stream` must be a name of 1 to {MAX_STREAM_ID} characters.")
@@ -258,32 +306,64 @@ class Capabilities:
         _allow_unblessed(params)  # a bad value is an error on every chunk, not only the first
         sensitivity = _sensitivity(params)
         detector = session.streams.get(stream)
-        started = changed = None  # the model, said once: in the answer to the chunk that starts the stream
+        answer = {}  # the model and profile, said once: in the answer to the chunk that starts the stream
         if detector is None or detector.source_rate != rate:
-            if detector is None and len(session.streams) >= Session.MAX_STREAMS:
+            # Built (and so validated) before anything is evicted: a bad request never ends a good stream.
+            detector, model, profile = self._listener(params, rate)
+            if stream not in session.streams and len(session.streams) >= Session.MAX_STREAMS:
                 # A page that died without stop_stream leaves its stream behind: drop the stalest.
                 stale, _ = session.streams.popitem(last=False)
                 log.info("dropped audio stream %r to make room for %r", stale, stream)
-            spotter, settings, started = self._spotter(params)
-            detector = session.streams[stream] = StreamDetector(spotter, settings, rate)
+            session.streams[stream] = detector
+            answer = {"model": model, "profile": profile}
         else:  # the user may change the enabled commands or the sensitivity while listening
             if "commands" in params:
-                detector.enable(_commands(params["commands"], detector.spotter.command_index))
-            if sensitivity != detector.settings.sensitivity:
+                from .speech_params import COMMANDS
+
+                detector.enable(_commands(params["commands"], COMMANDS))
+            generic = getattr(detector, "generic", detector)
+            if generic is not None and sensitivity != generic.settings.sensitivity:
                 from .speech import DetectorSettings
 
-                spec = self.store.registry.get(detector.spotter.name, "keyword_spotting")
+                spec = self.store.registry.get(generic.spotter.name, "keyword_spotting")
                 detector.use(DetectorSettings.from_params(spec.params, sensitivity))
-                changed = detector.settings.sensitivity_used
+                answer["sensitivity"] = generic.settings.sensitivity_used
         session.streams.move_to_end(stream)
         for found in detector.feed(audio):
             session.emit(event("command", stream=stream, **found))
-        result = {"stream": stream, "time_s": round(detector.time_s, 3)}
-        if started is not None:
-            result["model"] = started
-        if changed is not None:
-            result["sensitivity"] = changed
-        return result
+        return {"stream": stream, "time_s": round(detector.time_s, 3), **answer}
+
+    # --- Voice profile ------------------------------------------------------------------
+
+    def enroll_take(self, params: dict) -> dict:
+        from .speech_params import COMMANDS
+
+        command = params.get("command")
+        if command not in COMMANDS:
+            raise InvalidRequest(f"`enroll_take` needs `command`, one of {', '.join(COMMANDS)}.")
+        if "audio" not in params:
+            raise InvalidRequest("`enroll_take` needs `audio`: base64 of 16-bit PCM (with `sample_rate`) or of a WAV file.")
+        replace = params.get("replace")
+        if replace is not None and not isinstance(replace, str):
+            raise InvalidRequest("`replace` must be the id of a take.")
+        audio, rate = decode_audio(decode_base64(params["audio"], "audio"), params.get("sample_rate"))
+        return self.voice_profile.enroll(command, resample(audio, rate), replace)
+
+    def voice_profile_request(self, params: dict) -> dict:
+        action = params.get("action", "get")
+        command = params.get("command")
+        if command is not None and not isinstance(command, str):
+            raise InvalidRequest("`command` must be the name of a command.")
+        if action == "get":
+            return self.voice_profile.summary()
+        if action == "reset":
+            return self.voice_profile.reset(command)
+        if action == "remove_take":
+            take = params.get("take")
+            if not isinstance(command, str) or not isinstance(take, str):
+                raise InvalidRequest("`remove_take` needs the `command` and the `take` to remove.")
+            return self.voice_profile.remove_take(command, take)
+        raise InvalidRequest("`action` must be \"get\", \"reset\" or \"remove_take\".")
 
     def stop_stream(self, params: dict, session: Session) -> dict:
         stream = params.get("stream")

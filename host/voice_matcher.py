@@ -1,0 +1,174 @@
+"""Personal keyword matching: the user's takes as templates, found in a live stream by DTW.
+
+Each take of a command becomes a template: its sequence of speech embeddings (one 96-d
+vector per 80 ms, unit length). A stream is matched against every template at once by
+subsequence dynamic time warping: for each template, the cheapest warp of the whole template
+onto a stretch of the stream that ends now, its cost the mean cosine distance along the path
+(so long and short templates compare). One column of the DTW table per new stream vector,
+vectorised over templates: a few numpy operations per 80 ms.
+
+A command's score is the lowest cost among its templates; it fires when that is under its
+threshold (calibrated per user from the takes, see `calibrate`) and it is the best command
+relative to its threshold. Nothing here knows any words: the takes define the phrase.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Calibration bounds on the mean cosine distance (measured on synthetic voices, see
+# docs/speech/enrollment.md): same speaker and phrase sits near 0.02-0.05 (0.065 in a noisy
+# room), other phrases of that speaker from ~0.045 up.
+THRESHOLD_FLOOR = 0.035
+THRESHOLD_CEILING = 0.055
+POSITIVE_MARGIN = 1.15  # threshold = this x the worst leave-one-out distance of the user's own takes
+IMPOSTOR_MARGIN = 0.85  # ...but below this x the nearest take of another command
+REARM_RATIO = 1.3  # a command fires again only after its cost rose this far above its threshold
+REFRACTORY_S = 1.0
+VECTOR_S = 0.08  # stream time per embedding vector
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-6)
+
+
+class TemplateBank:
+    """Templates of several commands packed into one array for vectorised DTW."""
+
+    def __init__(self, templates: dict[str, list[np.ndarray]]):
+        self.commands = [c for c, items in templates.items() if items]
+        owners, items = [], []
+        for command in self.commands:
+            for template in templates[command]:
+                owners.append(command)
+                items.append(unit_rows(template))
+        self.owner = np.array(owners)
+        self.lengths = np.array([len(t) for t in items], np.int64)
+        longest = int(self.lengths.max()) if items else 1
+        self.vectors = np.zeros((len(items), longest, items[0].shape[1] if items else 1), np.float32)
+        for k, template in enumerate(items):
+            self.vectors[k, : len(template)] = template
+        self.pad = np.arange(longest)[None, :] >= self.lengths[:, None]  # rows past a template's end
+        self.index = {c: np.flatnonzero(self.owner == c) for c in self.commands}
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+
+class SubsequenceDTW:
+    """Streaming subsequence DTW of every template of a bank; `step` takes one stream vector."""
+
+    def __init__(self, bank: TemplateBank):
+        self.bank = bank
+        shape = bank.vectors.shape[:2]
+        self._cost = np.full(shape, np.inf, np.float32)  # accumulated cost, previous column
+        self._steps = np.ones(shape, np.float32)  # path length, previous column
+
+    def step(self, vector: np.ndarray) -> np.ndarray:
+        """One unit-length stream vector -> each template's mean path cost ending here."""
+        bank = self.bank
+        local = 1.0 - bank.vectors @ vector  # [templates, rows]
+        local[bank.pad] = np.inf
+        cost = np.empty_like(self._cost)
+        steps = np.empty_like(self._steps)
+        cost[:, 0], steps[:, 0] = local[:, 0], 1.0  # a template may start anywhere in the stream
+        for row in range(1, local.shape[1]):
+            # Predecessors: diagonal, same row (the stream advances), row below (the template advances).
+            options_cost = np.stack([self._cost[:, row - 1], self._cost[:, row], cost[:, row - 1]])
+            options_steps = np.stack([self._steps[:, row - 1], self._steps[:, row], steps[:, row - 1]])
+            with np.errstate(invalid="ignore"):
+                pick = np.argmin(options_cost / options_steps, axis=0)
+            chosen = np.arange(len(pick))
+            cost[:, row] = local[:, row] + options_cost[pick, chosen]
+            steps[:, row] = options_steps[pick, chosen] + 1.0
+        self._cost, self._steps = cost, steps
+        last = bank.lengths - 1
+        rows = np.arange(len(last))
+        return cost[rows, last] / steps[rows, last]
+
+
+def best_costs(bank: TemplateBank, sequence: np.ndarray) -> np.ndarray:
+    """Each template's lowest cost anywhere in a whole sequence of vectors."""
+    dtw = SubsequenceDTW(bank)
+    best = np.full(len(bank), np.inf, np.float32)
+    for vector in unit_rows(sequence):
+        np.minimum(best, dtw.step(vector), out=best)
+    return best
+
+
+def command_costs(bank: TemplateBank, costs: np.ndarray) -> dict[str, float]:
+    return {c: float(costs[idx].min()) for c, idx in bank.index.items()}
+
+
+@dataclass
+class Calibration:
+    thresholds: dict[str, float]
+    positives: dict[str, float]  # worst leave-one-out cost of the command's own takes
+    impostors: dict[str, float]  # cost of the nearest take of another command
+
+
+def calibrate(takes: dict[str, list[list[np.ndarray]]]) -> Calibration:
+    """Thresholds per command from the user's takes alone.
+
+    `takes[command]` holds one entry per take: its embedding sequences, the clean take first,
+    then its room/noise versions. Leave-one-out: each take (all its versions) against the
+    templates of the command's other takes gives the costs a real repetition reaches; the
+    other commands' takes against this command's templates give what must stay out.
+    """
+    thresholds, positives, impostors = {}, {}, {}
+    for command, command_takes in takes.items():
+        worst = 0.0
+        for held_out in range(len(command_takes)):
+            others = [v for i, t in enumerate(command_takes) if i != held_out for v in t]
+            if not others:
+                continue
+            bank = TemplateBank({command: others})
+            worst = max(worst, max(float(best_costs(bank, v).min()) for v in command_takes[held_out]))
+        own = TemplateBank({command: [v for t in command_takes for v in t]})
+        nearest = min((float(best_costs(own, v[0]).min()) for other, ts in takes.items() if other != command
+                       for v in ts), default=np.inf)
+        threshold = min(max(worst * POSITIVE_MARGIN, THRESHOLD_FLOOR), THRESHOLD_CEILING)
+        threshold = min(threshold, max(nearest * IMPOSTOR_MARGIN, THRESHOLD_FLOOR * 0.8))
+        thresholds[command], positives[command], impostors[command] = round(threshold, 5), worst, nearest
+    return Calibration(thresholds, positives, impostors)
+
+
+@dataclass
+class PersonalDetector:
+    """Follows one stream's embedding vectors and reports enrolled commands once each."""
+
+    bank: TemplateBank
+    thresholds: dict[str, float]
+    enabled: tuple[str, ...] | None = None  # None: every enrolled command
+    refractory_s: float = REFRACTORY_S
+    _dtw: SubsequenceDTW = field(init=False)
+    _quiet_until: float = field(default=-1.0, init=False)
+    _latched: set = field(default_factory=set, init=False)
+    best_ratio: dict = field(default_factory=dict, init=False)  # per command: lowest cost / threshold seen
+
+    def __post_init__(self):
+        self._dtw = SubsequenceDTW(self.bank)
+
+    def commands(self) -> list[str]:
+        return [c for c in self.bank.commands if self.enabled is None or c in self.enabled]
+
+    def step(self, vector: np.ndarray, now_s: float) -> dict | None:
+        costs = command_costs(self.bank, self._dtw.step(unit_rows(vector[None])[0]))
+        best, best_ratio, best_cost = None, np.inf, None
+        for command in self.commands():
+            ratio = costs[command] / self.thresholds[command]
+            self.best_ratio[command] = min(self.best_ratio.get(command, np.inf), ratio)
+            if ratio > REARM_RATIO:
+                self._latched.discard(command)
+            if ratio < best_ratio:
+                best, best_ratio, best_cost = command, ratio, costs[command]
+        if best is None or best_ratio > 1.0 or now_s < self._quiet_until or best in self._latched:
+            return None
+        self._quiet_until = now_s + self.refractory_s
+        self._latched.add(best)
+        # A score in [0, 1] like the generic model's: 1 at a perfect match, 0.5 at the threshold.
+        score = float(1.0 / (1.0 + best_ratio))
+        return {"command": best, "score": round(score, 4), "time_s": round(now_s, 3), "cost": round(best_cost, 5)}

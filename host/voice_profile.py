@@ -1,0 +1,358 @@
+"""The user's personal voice profile: takes on disk, verdicts, and the matcher built from them.
+
+Layout under `$TABSENSE_HOME/voice/profile/`:
+
+    manifest.json                      the takes of each command, their verdicts, the front end's version
+    takes/<command>/<take>.wav         16 kHz mono 16-bit, as said (nothing ever leaves the machine)
+    features/<front end>-<version>/<sha256>.npz
+                                       derived: the take's embeddings, clean and in a room / noise
+
+Every write goes to a temporary file first and is renamed into place, and the manifest is
+written last: a crash mid-enrollment leaves the previous profile as it was. Features are a
+cache keyed by the take's sha256 and the front end's version: a new front end rebuilds them
+from the takes. A manifest edited by hand or truncated is reported (`problems`) and never
+crashes the host: takes that do not check out are left out of the matcher.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import InvalidRequest, TabSenseError
+from .speech_embedding import MIN_SAMPLES, SpeechEmbedder
+from .speech_params import COMMANDS, PHRASES
+from .voice_matcher import Calibration, TemplateBank, best_costs, calibrate
+from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, inspect_take, room_versions, speech_clip
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+TAKES_NEEDED = 3
+MAX_TAKES = 6  # per command: replace or remove one to record more
+UNLIKE_COST = 0.1  # a clean take this far from all the command's other takes is not the same phrase
+LIKE_OTHER_COST = 0.05  # a take this close to another command's takes would be confused with it
+
+
+class ProfileError(TabSenseError):
+    code = "voice_profile"
+    default_message = "The voice profile cannot be used."
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def wav_bytes(audio16k: np.ndarray) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes((np.clip(audio16k, -1, 1) * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def _read_wav16(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as wav:
+        if wav.getframerate() != RATE or wav.getnchannels() != 1 or wav.getsampwidth() != 2:
+            raise ValueError("not 16 kHz mono 16-bit")
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768.0
+
+
+def command_label(command: str) -> str:
+    return f"“{PHRASES.get(command, command)}”"
+
+
+@dataclass
+class Matcher:
+    """What a stream needs: the templates of the ready commands and their thresholds."""
+
+    id: str
+    bank: TemplateBank
+    calibration: Calibration
+
+    @property
+    def commands(self) -> list[str]:
+        return self.bank.commands
+
+
+class VoiceProfile:
+    """One user's profile in one data home. All methods are thread-safe."""
+
+    def __init__(self, home: Path, embedder: Callable[[], SpeechEmbedder]):
+        self.root = Path(home) / "voice" / "profile"
+        self._embedder = embedder  # loaded on first need: hosts without a profile never pay for it
+        self._lock = threading.RLock()
+        self._matcher: Matcher | None = None
+        self._matcher_key: str | None = None
+        self.problems: list[str] = []
+
+    # --- manifest -----------------------------------------------------------------------
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    def _empty(self) -> dict:
+        embedder = self._embedder()
+        return {"schema": SCHEMA, "base": {"name": embedder.name, "version": embedder.version},
+                "commands": {}, "updated": None}
+
+    def _load(self) -> dict:
+        """The manifest as far as it checks out; what does not is put in `problems`."""
+        self.problems = []
+        if not self.manifest_path.exists():
+            return {"schema": SCHEMA, "base": None, "commands": {}, "updated": None}
+        try:
+            manifest = json.loads(self.manifest_path.read_text("utf-8"))
+            if not isinstance(manifest, dict) or manifest.get("schema") != SCHEMA:
+                raise ValueError("unknown schema")
+            commands = manifest.get("commands")
+            if not isinstance(commands, dict):
+                raise ValueError("no commands")
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            self.problems.append(f"The voice profile's manifest ({self.manifest_path}) cannot be read ({exc}); "
+                                 "fix: tabsense enroll --reset, then teach your commands again.")
+            return {"schema": SCHEMA, "base": None, "commands": {}, "updated": None, "damaged": True}
+        clean = {}
+        for command, takes in commands.items():
+            if command not in COMMANDS or not isinstance(takes, list):
+                self.problems.append(f"The voice profile names an unknown command {command!r}; it is ignored.")
+                continue
+            kept = []
+            for take in takes:
+                path = self.root / "takes" / command / f"{take.get('take')}.wav" if isinstance(take, dict) else None
+                if path is None or not isinstance(take.get("sha256"), str) or not path.is_file():
+                    self.problems.append(f"A take of {command} is missing from the voice profile; record it again.")
+                    continue
+                if hashlib.sha256(path.read_bytes()).hexdigest() != take["sha256"]:
+                    self.problems.append(f"The take {path} was changed or damaged; record it again.")
+                    continue
+                kept.append(take)
+            clean[command] = kept
+        manifest["commands"] = clean
+        return manifest
+
+    def _save(self, manifest: dict) -> None:
+        manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        _atomic_write(self.manifest_path, json.dumps(manifest, indent=1).encode())
+
+    # --- features -----------------------------------------------------------------------
+
+    def _features(self, take: dict, command: str) -> list[np.ndarray]:
+        """The take's embedding sequences (clean, then room and noise versions), cached."""
+        embedder = self._embedder()
+        folder = self.root / "features" / f"{embedder.name}-{embedder.version}"
+        path = folder / f"{take['sha256']}.npz"
+        if path.exists():
+            try:
+                with np.load(path) as saved:
+                    return [saved[f"v{i}"] for i in range(len(saved.files))]
+            except (OSError, ValueError, KeyError):
+                log.warning("recomputing damaged voice features %s", path)
+        audio = _read_wav16(self.root / "takes" / command / f"{take['take']}.wav")
+        signal = inspect_take(audio)
+        speech = signal.speech or (0, len(audio))
+        clip = speech_clip(audio, speech, MIN_SAMPLES)
+        vectors = [embedder.embed(version) for version in room_versions(clip)]
+        import io
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f"v{i}": v for i, v in enumerate(vectors)})
+        _atomic_write(path, buffer.getvalue())
+        return vectors
+
+    # --- verdicts -----------------------------------------------------------------------
+
+    def _judge(self, manifest: dict) -> dict[str, list[list[np.ndarray]]]:
+        """Re-judge every take whose signal was fine against the others; the usable takes'
+        features per command (for calibration)."""
+        features = {c: {t["take"]: self._features(t, c) for t in takes if t.get("signal") == "ok"}
+                    for c, takes in manifest["commands"].items()}
+        # Same phrase? Each take against the command's other takes.
+        for command, takes in manifest["commands"].items():
+            for take in takes:
+                take.pop("cost_own", None)
+                take.pop("like", None)
+                if take.get("signal") != "ok":
+                    take["verdict"] = take.get("signal")
+                    continue
+                others = [v for name, vs in features[command].items() if name != take["take"] for v in vs]
+                take["verdict"] = "ok"
+                if others:
+                    cost = float(best_costs(TemplateBank({command: others}), features[command][take["take"]][0]).min())
+                    take["cost_own"] = round(cost, 5)
+                    if cost > UNLIKE_COST:
+                        take["verdict"] = "unlike_others"
+        # Too like another command? Against the other commands' consistent takes.
+        usable = {c: [features[c][t["take"]] for t in takes if t["verdict"] == "ok"]
+                  for c, takes in manifest["commands"].items()}
+        for command, takes in manifest["commands"].items():
+            for take in takes:
+                if take["verdict"] != "ok":
+                    continue
+                own_cost = take.get("cost_own", np.inf)  # none yet: only the absolute bound applies
+                for other, other_takes in usable.items():
+                    if other == command or not other_takes:
+                        continue
+                    bank = TemplateBank({other: [v for t in other_takes for v in t]})
+                    cost = float(best_costs(bank, features[command][take["take"]][0]).min())
+                    if cost < LIKE_OTHER_COST or (np.isfinite(own_cost) and cost < own_cost):
+                        take["verdict"], take["like"] = "like_other_command", other
+                        break
+        for command, takes in manifest["commands"].items():
+            for take in takes:
+                take["message"] = MESSAGES[take["verdict"]].format(
+                    phrase=command_label(command), other=command_label(take.get("like", "")))
+        return {c: [features[c][t["take"]] for t in takes if t["verdict"] == "ok"]
+                for c, takes in manifest["commands"].items()}
+
+    # --- public -------------------------------------------------------------------------
+
+    def enroll(self, command: str, audio16k: np.ndarray, replace: str | None = None) -> dict:
+        """Add (or replace) one take and answer its verdict; the profile is rebuilt."""
+        if command not in COMMANDS:
+            raise InvalidRequest(f"Unknown command {command!r}; the commands are {', '.join(COMMANDS)}.")
+        if len(audio16k) > MAX_TAKE_S * RATE:
+            from .audio import AudioTooLong
+
+            raise AudioTooLong(f"A take may last at most {MAX_TAKE_S:.0f} seconds: say the command once.")
+        with self._lock:
+            manifest = self._load()
+            if manifest.get("damaged"):
+                raise ProfileError(self.problems[0])
+            if manifest.get("base") is None:
+                manifest.update(self._empty())
+            takes = manifest["commands"].setdefault(command, [])
+            if replace is not None and not any(t["take"] == replace for t in takes):
+                raise InvalidRequest(f"There is no take {replace!r} of {command} to replace.")
+            if replace is None and len(takes) >= MAX_TAKES:
+                raise InvalidRequest(f"{command} already has {MAX_TAKES} takes: replace or remove one first.")
+            signal = inspect_take(audio16k)
+            data = wav_bytes(audio16k)
+            take_id = secrets.token_hex(4)
+            _atomic_write(self.root / "takes" / command / f"{take_id}.wav", data)
+            entry = {"take": take_id, "sha256": hashlib.sha256(data).hexdigest(),
+                     "seconds": round(len(audio16k) / RATE, 3), "signal": signal.verdict}
+            if replace is not None:
+                index = next(i for i, t in enumerate(takes) if t["take"] == replace)
+                takes[index] = entry
+            else:
+                takes.append(entry)
+            self._judge(manifest)
+            self._save(manifest)
+            if replace is not None:
+                (self.root / "takes" / command / f"{replace}.wav").unlink(missing_ok=True)
+            summary = self._summary(manifest)
+            return {"command": command, "take": take_id, "verdict": entry["verdict"], "message": entry["message"],
+                    "command_ready": summary["commands"][command]["ready"],
+                    "takes": summary["commands"][command]["takes"], "ready_commands": summary["ready_commands"],
+                    "profile": summary["id"]}
+
+    def remove_take(self, command: str, take: str) -> dict:
+        with self._lock:
+            manifest = self._load()
+            takes = manifest["commands"].get(command, [])
+            if not any(t["take"] == take for t in takes):
+                raise InvalidRequest(f"There is no take {take!r} of {command}.")
+            manifest["commands"][command] = [t for t in takes if t["take"] != take]
+            self._judge(manifest)
+            self._save(manifest)
+            (self.root / "takes" / command / f"{take}.wav").unlink(missing_ok=True)
+            return self._summary(manifest)
+
+    def reset(self, command: str | None = None) -> dict:
+        """Forget one command's takes, or the whole profile (files deleted)."""
+        with self._lock:
+            if command is None:
+                if self.root.exists():
+                    # Rename first: a crash mid-delete leaves no half profile behind.
+                    doomed = self.root.with_name(f".deleted-{secrets.token_hex(4)}")
+                    os.replace(self.root, doomed)
+                    shutil.rmtree(doomed, ignore_errors=True)
+                self._matcher = self._matcher_key = None
+                return self.summary()
+            if command not in COMMANDS:
+                raise InvalidRequest(f"Unknown command {command!r}; the commands are {', '.join(COMMANDS)}.")
+            manifest = self._load()
+            if manifest.get("base") is None:
+                return self._summary(manifest)
+            manifest["commands"].pop(command, None)
+            self._judge(manifest)
+            self._save(manifest)
+            shutil.rmtree(self.root / "takes" / command, ignore_errors=True)
+            return self._summary(manifest)
+
+    def summary(self) -> dict:
+        with self._lock:
+            return self._summary(self._load())
+
+    def _summary(self, manifest: dict) -> dict:
+        commands = {}
+        for command, takes in manifest["commands"].items():
+            listed = [{"take": t["take"], "verdict": t.get("verdict", t.get("signal")),
+                       "message": t.get("message", ""), "seconds": t.get("seconds")} for t in takes]
+            ok = sum(1 for t in listed if t["verdict"] == "ok")
+            commands[command] = {"ready": ok >= TAKES_NEEDED, "takes": listed}
+        ready = [c for c in COMMANDS if commands.get(c, {}).get("ready")]
+        return {"exists": self.manifest_path.exists(), "id": self._id(manifest, ready) if ready else None,
+                "commands": commands, "ready_commands": ready, "problems": list(self.problems)}
+
+    @staticmethod
+    def _id(manifest: dict, ready: list[str]) -> str:
+        """Changes whenever the takes that define the matcher change."""
+        key = json.dumps([(c, sorted(t["sha256"] for t in manifest["commands"][c] if t.get("verdict") == "ok"))
+                          for c in ready] + [manifest.get("base")])
+        return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+    def matcher(self) -> Matcher | None:
+        """The matcher of the ready commands (None when none is ready); rebuilt when takes change."""
+        with self._lock:
+            if not self.manifest_path.exists():
+                return None
+            try:
+                stamp = str(self.manifest_path.stat().st_mtime_ns)
+            except OSError:
+                return None
+            if stamp == self._matcher_key:
+                return self._matcher
+            manifest = self._load()
+            try:
+                usable = self._judge(manifest)
+            except (OSError, ValueError) as exc:
+                self.problems.append(f"The voice profile cannot be read ({exc}); fix: tabsense enroll --reset.")
+                usable = {}
+            ready = {c: takes for c, takes in usable.items() if len(takes) >= TAKES_NEEDED}
+            matcher = None
+            if ready:
+                calibration = calibrate(ready)
+                bank = TemplateBank({c: [v for take in takes for v in take] for c, takes in ready.items()})
+                matcher = Matcher(self._id(manifest, list(ready)), bank, calibration)
+            self._matcher, self._matcher_key = matcher, stamp
+            return matcher

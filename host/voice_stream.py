@@ -1,0 +1,107 @@
+"""A live audio stream heard through the user's voice profile, and the generic model for the rest.
+
+Commands the user taught are decided by the personal matcher alone: it was checked on the
+user's own takes, while the generic model misses half of the commands of voices it never met.
+Commands not taught fall back to the generic keyword model when the host may serve it (blessed,
+or the request opted in). Both share one resampler and one refractory period, so one phrase is
+one command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .audio import Resampler
+from .speech import DetectorSettings, StreamDetector
+from .speech_embedding import MIN_SAMPLES, SAMPLE_RATE, STEP_SAMPLES, EmbeddingStream, SpeechEmbedder
+from .voice_matcher import REFRACTORY_S, PersonalDetector
+from .voice_profile import Matcher
+
+
+@dataclass
+class ProfileStream:
+    """Same interface as `StreamDetector` for the transports: `feed`, `time_s`, `enable`, `use`."""
+
+    embedder: SpeechEmbedder
+    matcher: Matcher
+    source_rate: int
+    commands: tuple[str, ...] | None = None  # enabled commands (None: all)
+    generic: StreamDetector | None = None  # for enabled commands the profile does not know
+    _personal: PersonalDetector = field(init=False)
+    _embeddings: EmbeddingStream = field(init=False)
+    _resampler: Resampler | None = field(init=False)
+    _quiet_until: float = field(default=-1.0, init=False)
+
+    def __post_init__(self):
+        self._resampler = Resampler(self.source_rate) if self.source_rate != SAMPLE_RATE else None
+        self._embeddings = EmbeddingStream(self.embedder)
+        self._personal = PersonalDetector(self.matcher.bank, self.matcher.calibration.thresholds)
+        self.enable(self.commands)
+
+    @property
+    def profile_id(self) -> str:
+        return self.matcher.id
+
+    @property
+    def profile_commands(self) -> list[str]:
+        return self._personal.commands()
+
+    @staticmethod
+    def _vector_end_s(index: int) -> float:
+        """Stream time at the end of the audio that embedding vector `index` covers."""
+        return (index * STEP_SAMPLES + MIN_SAMPLES) / SAMPLE_RATE
+
+    @property
+    def time_s(self) -> float:
+        return self._vector_end_s(self._embeddings.vectors - 1) if self._embeddings.vectors else 0.0
+
+    def enable(self, commands) -> None:
+        self.commands = None if commands is None else tuple(commands)
+        self._personal.enabled = self.commands
+        if self.generic is not None:
+            rest = [c for c in (self.commands or self.generic.spotter.command_index) if c not in self.matcher.commands]
+            self.generic.enable(rest or ())
+
+    def use(self, settings: DetectorSettings) -> None:
+        """A new sensitivity: it applies to the generic model; the profile has its own thresholds."""
+        if self.generic is not None:
+            self.generic.use(settings)
+
+    def feed(self, chunk: np.ndarray) -> list[dict]:
+        audio = np.asarray(chunk, np.float32)
+        if self._resampler is not None:
+            audio = self._resampler.process(audio)
+        events = []
+        vectors = self._embeddings.feed(audio)
+        first = self._embeddings.vectors - len(vectors)
+        for offset, vector in enumerate(vectors):
+            now = self._vector_end_s(first + offset)
+            found = self._personal.step(vector, now)
+            if found and now >= self._quiet_until:
+                self._quiet_until = now + REFRACTORY_S
+                found["source"] = "profile"
+                events.append(found)
+        if self.generic is not None:
+            for found in self.generic.feed(audio):
+                if found["time_s"] >= self._quiet_until:
+                    self._quiet_until = found["time_s"] + REFRACTORY_S
+                    found["source"] = "generic"
+                    events.append(found)
+        return events
+
+
+def recognize_clip(detector, audio16k: np.ndarray) -> dict:
+    """The best command in a whole clip, through a fresh detector of either kind."""
+    from .speech import recognize
+
+    if isinstance(detector, StreamDetector):
+        return recognize(detector.spotter, audio16k, detector.settings)
+    tail = np.zeros(MIN_SAMPLES // 2, np.float32)  # a phrase at the very end is still heard
+    events = detector.feed(np.concatenate([np.asarray(audio16k, np.float32), tail]))
+    if not events:
+        return {"command": None, "score": 0.0, "scores": {}}
+    best = max(events, key=lambda e: e["score"])
+    return {"command": best["command"], "score": best["score"], "scores": {best["command"]: best["score"]},
+            "source": best.get("source")}

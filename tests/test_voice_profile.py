@@ -1,0 +1,193 @@
+"""Personal voice profiles through the host's real message handlers, with real speech.
+
+Takes are synthesised with espeak-ng in voices the keyword model never trained on, at three
+speeds and pitches, exactly as a user would record three takes; the bundled speech_embedding
+front end runs in LiteRT. Each test uses its own data home: a profile in the shared one would
+change what the generic-model tests hear.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host.capabilities import Capabilities, Session
+from host.errors import TabSenseError
+from host.store import ModelStore
+
+VOICE = "en-gb-scotland+m5"
+TAKE_STYLES = ((150, 50), (165, 45), (180, 55))  # words per minute, pitch
+
+
+def say(text: str, voice: str = VOICE, speed: int = 160, pitch: int = 50, rate: int = 16000, tmp: Path | None = None) -> np.ndarray:
+    """Float samples at `rate` of `text`, with 0.4 s of silence either side."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=tmp) as folder:
+        raw, out = Path(folder) / "raw.wav", Path(folder) / "out.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), text], check=True)
+        subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out), "pad", "0.4", "0.4"], check=True)
+        with wave.open(str(out)) as wav:
+            return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768.0
+
+
+def b64(audio: np.ndarray) -> str:
+    return base64.b64encode((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()).decode()
+
+
+def enroll(host: Capabilities, command: str, text: str, voice: str = VOICE) -> list[dict]:
+    return [host.enroll_take({"command": command, "audio": b64(say(text, voice, s, p)), "sample_rate": 16000})
+            for s, p in TAKE_STYLES]
+
+
+def stream(host: Capabilities, audio: np.ndarray, rate: int = 16000, **params) -> list[dict]:
+    events = []
+    session = Session(emit=events.append)
+    step = rate // 10
+    for start in range(0, len(audio), step):
+        host.audio_chunk({"stream": "mic", "audio": b64(audio[start:start + step]), "sample_rate": rate, **params},
+                         session)
+    return events
+
+
+@pytest.fixture
+def host(tmp_path) -> Capabilities:
+    """A fresh home: the bundled models only (the keyword model is not blessed, so without a
+    profile voice is refused unless a request opts in)."""
+    return Capabilities(ModelStore(tmp_path), num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def taught(tmp_path_factory) -> Capabilities:
+    """A home whose profile knows next_tab and previous_tab (three takes each)."""
+    home = tmp_path_factory.mktemp("taught")
+    host = Capabilities(ModelStore(home), num_threads=1)
+    for command, text in (("next_tab", "next tab"), ("previous_tab", "previous tab")):
+        answers = enroll(host, command, text)
+        assert [a["verdict"] for a in answers] == ["ok", "ok", "ok"], answers
+        assert [a["command_ready"] for a in answers] == [False, False, True]
+    return host
+
+
+def test_takes_become_ready_and_are_stored_as_16k_wav(taught):
+    profile = taught.voice_profile_request({"action": "get"})
+    assert profile["ready_commands"] == ["next_tab", "previous_tab"]
+    assert profile["id"] and not profile["problems"]
+    root = taught.voice_profile.root
+    manifest = json.loads((root / "manifest.json").read_text())
+    assert manifest["base"] == {"name": "speech_embedding", "version": "1"}
+    for take in manifest["commands"]["next_tab"]:
+        with wave.open(str(root / "takes" / "next_tab" / f"{take['take']}.wav")) as wav:
+            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+
+
+def test_a_ready_profile_is_served_without_any_opt_in(taught):
+    answer = taught.recognize_speech({"audio": b64(say("previous tab", speed=172, pitch=52)), "sample_rate": 16000})
+    assert answer["command"] == "previous_tab"
+    assert answer["profile"]["commands"] == ["next_tab", "previous_tab"]
+    assert answer["model"]["blessed"] is True
+
+
+def test_stream_hears_taught_commands_and_not_other_speech(taught):
+    audio = np.concatenate([say("next tab", speed=158, pitch=48), say("the weather is nice today"),
+                            say("previous tab", speed=170, pitch=52), say("I will call you tomorrow")])
+    events = stream(taught, audio, rate=16000, commands=["next_tab", "previous_tab"])
+    assert [e["command"] for e in events] == ["next_tab", "previous_tab"]
+    assert all(e["source"] == "profile" for e in events)
+
+
+def test_stream_at_48k_gives_the_same_commands(taught):
+    audio = np.concatenate([say("previous tab", speed=162, rate=48000), say("next tab", speed=170, rate=48000)])
+    events = stream(taught, audio, rate=48000)
+    assert [e["command"] for e in events] == ["previous_tab", "next_tab"]
+
+
+def test_the_takes_define_the_phrase_in_any_language(host):
+    for command, text in (("next_tab", "nächster Tab"), ("previous_tab", "vorheriger Tab")):
+        answers = enroll(host, command, text, voice="de")
+        assert answers[-1]["command_ready"], answers
+    audio = np.concatenate([say("vorheriger Tab", "de", 170, 52), say("Das Wetter ist heute schön", "de"),
+                            say("nächster Tab", "de", 155, 48)])
+    assert [e["command"] for e in stream(host, audio)] == ["previous_tab", "next_tab"]
+
+
+@pytest.mark.parametrize("audio, verdict", [
+    (np.zeros(16000, np.float32), "silence"),
+    (np.full(160, 0.2, np.float32), "too_short"),
+    (np.random.default_rng(0).standard_normal(32000).astype(np.float32) * 0.05, "noise_only"),
+])
+def test_signal_verdicts(host, audio, verdict):
+    answer = host.enroll_take({"command": "next_tab", "audio": b64(audio), "sample_rate": 16000})
+    assert answer["verdict"] == verdict
+    assert answer["message"].endswith(".") and "record" in answer["message"]
+    assert not answer["command_ready"]
+
+
+def test_clipped_take(host):
+    loud = np.clip(say("next tab") * 40, -1, 1)
+    assert host.enroll_take({"command": "next_tab", "audio": b64(loud), "sample_rate": 16000})["verdict"] == "clipped"
+
+
+def test_a_take_unlike_the_others_and_one_like_another_command(host):
+    enroll(host, "next_tab", "next tab")
+    odd = host.enroll_take({"command": "next_tab", "audio": b64(say("reload the page")), "sample_rate": 16000})
+    assert odd["verdict"] == "unlike_others"
+    assert "“next tab”" in odd["message"]
+    same = host.enroll_take({"command": "close_tab", "audio": b64(say("next tab", speed=158)), "sample_rate": 16000})
+    assert same["verdict"] == "like_other_command"
+    assert "“next tab”" in same["message"]
+
+
+def test_replace_remove_and_reset(host):
+    answers = enroll(host, "next_tab", "next tab")
+    first = answers[0]["take"]
+    replaced = host.enroll_take({"command": "next_tab", "audio": b64(say("next tab", speed=155)), "sample_rate": 16000,
+                                 "replace": first})
+    assert first not in [t["take"] for t in replaced["takes"]] and len(replaced["takes"]) == 3
+    assert not (host.voice_profile.root / "takes" / "next_tab" / f"{first}.wav").exists()
+    after = host.voice_profile_request({"action": "remove_take", "command": "next_tab", "take": replaced["take"]})
+    assert after["ready_commands"] == []
+    host.voice_profile_request({"action": "reset"})
+    assert not host.voice_profile.root.exists()
+    assert host.voice_profile_request({"action": "get"})["exists"] is False
+
+
+@pytest.mark.parametrize("params, code", [
+    ({"command": "open_sesame", "audio": "AAAA", "sample_rate": 16000}, "invalid_request"),
+    ({"command": "next_tab", "audio": "", "sample_rate": 16000}, "bad_audio"),
+    ({"command": "next_tab", "audio": "AAA", "sample_rate": 16000}, "bad_base64"),
+    ({"command": "next_tab", "audio": "AAAA", "sample_rate": 7}, "unsupported_audio"),
+    ({"command": "next_tab", "audio": "AAAA"}, "unsupported_audio"),
+    ({"command": "next_tab", "audio": b64(np.zeros(16000 * 11, np.float32)), "sample_rate": 16000}, "audio_too_long"),
+    ({"command": "next_tab", "audio": b64(np.zeros(16000, np.float32)), "sample_rate": 16000, "replace": "nope"},
+     "invalid_request"),
+])
+def test_bad_takes_are_refused_and_change_nothing(host, params, code):
+    with pytest.raises(TabSenseError) as error:
+        host.enroll_take(params)
+    assert error.value.code == code
+    assert not (host.voice_profile.root / "manifest.json").exists()
+
+
+def test_a_damaged_profile_is_reported_and_never_crashes(taught, tmp_path):
+    import shutil
+
+    home = tmp_path / "copy"
+    shutil.copytree(taught.store.home / "voice", home / "voice")
+    host = Capabilities(ModelStore(home), num_threads=1)
+    takes = sorted((home / "voice" / "profile" / "takes" / "next_tab").glob("*.wav"))
+    takes[0].write_bytes(takes[0].read_bytes()[:100])  # truncated by hand
+    summary = host.voice_profile_request({"action": "get"})
+    assert summary["ready_commands"] == ["previous_tab"]  # next_tab lost a take: 2 left
+    assert any("changed or damaged" in p for p in summary["problems"])
+    (home / "voice" / "profile" / "manifest.json").write_text("{not json")
+    summary = host.voice_profile_request({"action": "get"})
+    assert summary["ready_commands"] == [] and "tabsense enroll --reset" in summary["problems"][0]
+    with pytest.raises(TabSenseError):  # no profile and the generic model is not blessed
+        host.recognize_speech({"audio": b64(say("next tab")), "sample_rate": 16000})

@@ -8,6 +8,8 @@
 // Pillow's pixels exactly; JPEGs over 512 px, which the host decodes at a reduced scale
 // (Pillow's draft()), are reduced the same way approximately (jpeg-draft.js).
 // Answers in the host's classify_image shape: {labels: [{label, index, score}], model, timing_ms}.
+// model.loadedAt (ms since the epoch) names this load of the model: the same on every answer
+// until the worker lets the model go, so an answer that had to load it again can be told apart.
 /* global tf */
 'use strict';
 
@@ -50,7 +52,7 @@ async function load() {
   const { size } = manifest.input;
   // One run now compiles the wasm kernels, so the first picture is not the slow one.
   tf.tidy(() => model.predict(tf.zeros([1, size, size, 3])).dataSync());
-  return { model, labels, manifest };
+  return { model, labels, manifest, loadedAt: Date.now() };
 }
 
 function ensureLoaded() {
@@ -94,7 +96,7 @@ function pixels({ manifest }, bitmap, bytes) {
 async function classify(image, topK = 5) {
   const started = performance.now();
   const loaded = await ensureLoaded();
-  const { model, labels, manifest } = loaded;
+  const { model, labels, manifest, loadedAt } = loaded;
   const t0 = performance.now();
   const bytes = base64ToBytes(image);
   let bitmap;
@@ -115,7 +117,7 @@ async function classify(image, topK = 5) {
   const round = (ms) => Math.round(ms * 100) / 100;
   return {
     labels: order.slice(0, topK).map((index) => ({ label: labels[index], index, score: probabilities[index] })),
-    model: { name: manifest.name, version: manifest.version, weights: manifest.weights },
+    model: { name: manifest.name, version: manifest.version, weights: manifest.weights, loadedAt },
     timing_ms: { load: round(t0 - started), decode: round(t1 - t0), preprocess: round(t2 - t1), infer: round(t3 - t2), total: round(t3 - started) },
   };
 }

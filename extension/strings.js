@@ -205,6 +205,9 @@ globalThis.STRINGS = Object.freeze({
   optionsSensitivityLow: 'Fewer mistaken switches (may miss more commands)',
   optionsSensitivityNormal: 'Balanced (recommended)',
   optionsSensitivityHigh: 'Hears more (for voices it misses; more mistaken switches)',
+  optionsImageModel: 'Picture classification',
+  optionsImageFastest: 'Fastest: one network (MobileNetV2)',
+  optionsImageAccurate: 'Most accurate: two networks combined (about one more millisecond per picture)',
 
   // Commands people are told to run. {python} depends on the operating system.
   installCommand: '{python} install_host.py',

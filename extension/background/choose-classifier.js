@@ -3,6 +3,7 @@
 // milliseconds), so TabSense switches back by itself as soon as it is installed or started.
 import { browserModelInfo, classifyInBrowser, releaseBrowserModel } from './browser-model.js';
 import { callHost } from './host-client.js';
+import { IMAGE_MODELS, getSettings } from './settings.js';
 
 // Only "there is no helper app" falls back; a helper app that is there but fails says why.
 export const FALLBACK_CODES = new Set(['host_not_installed', 'host_forbidden', 'ws_unavailable']);
@@ -11,7 +12,8 @@ export const FALLBACK_CODES = new Set(['host_not_installed', 'host_forbidden', '
 export async function classifyImage(image, topK) {
   let hostError;
   try {
-    const result = await callHost('classify_image', { image, top_k: topK });
+    const model = IMAGE_MODELS[(await getSettings()).imageModel]; // the options page's choice
+    const result = await callHost('classify_image', { image, top_k: topK, ...(model ? { model } : {}) });
     releaseBrowserModel().catch(() => {}); // not awaited: the answer is ready, freeing can follow
     return { ...result, engine: 'host' };
   } catch (error) {

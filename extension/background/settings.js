@@ -5,6 +5,10 @@ export const DEFAULT_SETTINGS = Object.freeze({
   wsPort: 8765,
   wsToken: '',
   requestTimeoutMs: 20000, // not in the options UI; tests lower it
+  // Which helper-app model classifies pictures (IMAGE_MODELS): 'fastest', MobileNetV2 alone, or
+  // 'accurate', the ensemble of it and the model lab's int8 MobileNet v1 0.75 (one more inference
+  // per picture; +0.25 points top-1 on the lab's evaluation photos, docs/model-lab/ensemble.md).
+  imageModel: 'fastest',
   // How long the in-browser model stays loaded after its last picture (background/browser-model.js
   // says why a minute). Not in the options UI; tests lower it.
   browserModelIdleMs: 60_000,
@@ -21,6 +25,12 @@ export const DEFAULT_SETTINGS = Object.freeze({
   // Normal by default: its thresholds were tuned on the validation voices; low and high trade
   // missed commands against mistaken switches (docs/speech/report.md has the numbers per level).
   voiceSensitivity: 'normal',
+});
+
+// The registry names behind the options page's picture-classification choice.
+export const IMAGE_MODELS = Object.freeze({
+  fastest: 'mobilenet_v2_1.0_224_quant',
+  accurate: 'mobilenet_ensemble',
 });
 
 // Read once per context and kept until something changes: each read is a round trip to the

@@ -1,5 +1,6 @@
 // Options: which transport to use (native messaging by default, or a WebSocket host the
-// user started) with its port and token, which voice commands may act, how sensitive voice
+// user started) with its port and token, which image model classifies pictures (fastest or most
+// accurate), which voice commands may act, how sensitive voice
 // recognition is, and whether to use a voice model that has not passed validation. Saved to
 // chrome.storage.local; the worker reconnects, a listening stream picks up the commands and
 // the sensitivity, and the model choice applies when listening next starts.
@@ -47,8 +48,10 @@ function readForm() {
   }
   const voiceSensitivity = form.elements.sensitivity.value || DEFAULT_SETTINGS.voiceSensitivity;
   const experimentalVoiceModel = $('experimental-voice').checked;
+  const imageModel = form.elements.imageModel.value || DEFAULT_SETTINGS.imageModel;
   return {
     transport,
+    imageModel,
     wsPort: wsPort || DEFAULT_SETTINGS.wsPort,
     wsToken,
     voiceCommands,
@@ -99,6 +102,7 @@ $('teach').addEventListener('click', () => chrome.tabs.create({ url: chrome.runt
 
 const settings = await getSettings();
 form.elements.transport.value = settings.transport;
+form.elements.imageModel.value = settings.imageModel;
 $('port').value = settings.wsPort;
 $('token').value = settings.wsToken;
 showCommands(settings.voiceCommands);

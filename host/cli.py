@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import logging
 import sys
@@ -65,21 +66,84 @@ def cmd_classify(args) -> int:
 
 
 def cmd_listen(args) -> int:
-    from .audio import decode_audio, resample
-    from .capabilities import ModelPool
-    from .speech import DetectorSettings, recognize
+    """Through the host's own handler: the voice profile applies as it does for the browser."""
+    from .capabilities import Capabilities
     from .store import ModelStore
 
-    store = ModelStore()
-    spotter = ModelPool(store, 1, serve_unblessed=args.allow_unblessed).get(args.model, "keyword_spotting")
-    settings = DetectorSettings.from_params(store.registry.get(spotter.name, "keyword_spotting").params)
+    host = Capabilities(ModelStore(), 1, serve_unblessed=args.allow_unblessed)
 
     def process(data: bytes) -> dict:
-        audio, rate = decode_audio(data, args.sample_rate)
-        return recognize(spotter, resample(audio, rate), settings)
+        params = {"audio": base64.b64encode(data).decode()}
+        if args.sample_rate is not None:
+            params["sample_rate"] = args.sample_rate
+        if args.model:
+            params["model"] = args.model
+        return host.recognize_speech(params)
 
-    return _for_each_file(args.files, args.json, process,
-                          lambda result: f"{result['command'] or 'no command'} ({result['score']:.2f})")
+    def describe(result: dict) -> str:
+        heard = f"{result['command'] or 'no command'} ({result['score']:.2f})"
+        return heard + (" [your voice profile]" if result.get("profile") else "")
+
+    return _for_each_file(args.files, args.json, process, describe)
+
+
+# --- enroll --------------------------------------------------------------------------
+
+
+def cmd_enroll(args) -> int:
+    from .capabilities import Capabilities
+    from .speech_params import COMMANDS
+    from .store import ModelStore
+
+    host = Capabilities(ModelStore(), 1)
+    if args.command is not None and args.command not in COMMANDS:
+        print(f"tabsense enroll: unknown command {args.command!r}; choose one of {', '.join(COMMANDS)}.", file=sys.stderr)
+        return 2
+    if args.reset:
+        summary = host.voice_profile_request({"action": "reset", "command": args.command})
+        print(f"Forgot {'the takes of ' + args.command if args.command else 'your whole voice profile'}.")
+        return 0
+    if args.list or not args.files:
+        if not args.list:
+            print("tabsense enroll: give --command CMD and the take files, or --list / --reset.", file=sys.stderr)
+            return 2
+        summary = host.voice_profile_request({"action": "get"})
+        if args.json:
+            print(json.dumps(summary))
+            return 0
+        if not summary["commands"]:
+            print("No voice profile yet: tabsense enroll --command next_tab TAKE1.wav TAKE2.wav TAKE3.wav")
+        for command, state in summary["commands"].items():
+            print(f"{command}: {'ready' if state['ready'] else 'not ready'}")
+            for take in state["takes"]:
+                print(f"  {take['take']}  {take['seconds']:.1f} s  {take['verdict']}: {take['message']}")
+        for problem in summary["problems"]:
+            print(f"problem: {problem}")
+        return 0
+    if args.command is None:
+        print("tabsense enroll: --command CMD says which command the takes are of.", file=sys.stderr)
+        return 2
+    answer = None
+    for path in args.files:
+        try:
+            params = {"command": args.command, "audio": base64.b64encode(Path(path).read_bytes()).decode()}
+            if args.sample_rate is not None:
+                params["sample_rate"] = args.sample_rate
+            answer = host.enroll_take(params)
+        except OSError as exc:
+            print(f"{path}: cannot be read ({exc.strerror})", file=sys.stderr)
+            return 1
+        except TabSenseError as exc:
+            print(f"{path}: {exc.message}", file=sys.stderr)
+            return 1
+        print(json.dumps({"file": path, **answer}) if args.json else f"{path}: {answer['verdict']}: {answer['message']}")
+    good = sum(1 for take in answer["takes"] if take["verdict"] == "ok")
+    if answer["command_ready"]:
+        print(f"{args.command} is ready: TabSense now hears it in your voice.", file=sys.stderr)
+        return 0
+    print(f"{args.command} is not ready: {good} good take(s), 3 needed; record the ones marked above again.",
+          file=sys.stderr)
+    return 1
 
 
 # --- models --------------------------------------------------------------------------
@@ -238,6 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sample-rate", type=int, help="sample rate of raw PCM files")
     p.add_argument("--allow-unblessed", action="store_true", help="also run models the validator has not blessed")
     p.set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("enroll", help="teach TabSense your voice: takes of a command (WAV, or raw 16-bit PCM with --sample-rate)")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--command", help="the command the takes say (next_tab, previous_tab, close_tab, new_tab, go_back, reload)")
+    p.add_argument("--sample-rate", type=int, help="sample rate of raw PCM files")
+    p.add_argument("--list", action="store_true", help="show the profile: takes and verdicts per command")
+    p.add_argument("--reset", action="store_true", help="forget the whole profile, or one --command")
+    p.add_argument("--json", action="store_true", help="JSON output")
+    p.set_defaults(func=cmd_enroll)
 
     models = sub.add_parser("models", help="install, list and verify models").add_subparsers(dest="action", required=True, metavar="ACTION")
     p = models.add_parser("fetch", help="install models (download, or copy with --from) and check sha256")

@@ -191,3 +191,35 @@ def test_a_damaged_profile_is_reported_and_never_crashes(taught, tmp_path):
     assert summary["ready_commands"] == [] and "tabsense enroll --reset" in summary["problems"][0]
     with pytest.raises(TabSenseError):  # no profile and the generic model is not blessed
         host.recognize_speech({"audio": b64(say("next tab")), "sample_rate": 16000})
+
+
+def test_the_enroll_and_listen_commands(tmp_path):
+    """The documented contract: takes of any rate and channel count, a verdict per take, exit 0
+    when the command is ready; `listen` then uses the profile; `--reset` forgets it."""
+    import os
+    import sys
+
+    env = {**os.environ, "TABSENSE_HOME": str(tmp_path / "home")}
+    takes = []
+    for speed, pitch in TAKE_STYLES:
+        raw, take = tmp_path / f"raw{speed}.wav", tmp_path / f"take{speed}.wav"
+        subprocess.run(["espeak-ng", "-v", VOICE, "-s", str(speed), "-p", str(pitch), "-w", str(raw), "next tab"], check=True)
+        subprocess.run(["sox", str(raw), "-r", "44100", "-c", "2", str(take), "pad", "0.3", "0.3"], check=True)
+        takes.append(str(take))
+    tabsense = [sys.executable, "-m", "host.cli"]
+    enrolled = subprocess.run(tabsense + ["enroll", "--command", "next_tab", *takes], env=env, capture_output=True, text=True)
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert enrolled.stdout.count(": ok: Good take.") == 3
+    short = tmp_path / "short.raw"
+    short.write_bytes(b"\0\0" * 160)
+    refused = subprocess.run(tabsense + ["enroll", "--command", "previous_tab", "--sample-rate", "16000", str(short)],
+                             env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and "too_short" in refused.stdout and "not ready" in refused.stderr
+    listed = json.loads(subprocess.run(tabsense + ["enroll", "--list", "--json"], env=env, capture_output=True,
+                                       text=True, check=True).stdout)
+    assert listed["ready_commands"] == ["next_tab"]
+    heard = subprocess.run(tabsense + ["listen", "--json", takes[1]], env=env, capture_output=True, text=True)
+    answer = json.loads(heard.stdout)
+    assert answer["command"] == "next_tab" and answer["profile"]["commands"] == ["next_tab"]
+    subprocess.run(tabsense + ["enroll", "--reset"], env=env, check=True, capture_output=True)
+    assert not (tmp_path / "home" / "voice" / "profile").exists()

@@ -71,6 +71,54 @@ def test_bad_messages_get_errors_and_the_host_keeps_serving(host_env):
     assert by_id(frames)[6]["ok"]
 
 
+def test_a_lone_surrogate_id_is_refused_and_the_host_keeps_serving(host_env):
+    """Valid JSON text whose id no UTF-8 answer can carry (it once stopped the reader)."""
+    host = NativeHost(host_env)
+    host.send(b'{"id": "\\ud800", "type": "ping"}')
+    host.send({"id": 2, "type": "ping"})
+    frames, stderr, code = host.finish()
+    assert code == 0 and "Traceback" not in stderr
+    assert [(f["id"], f["ok"]) for f in frames] == [(None, False), (2, True)]
+    assert frames[0]["error"]["code"] == "invalid_request" and "surrogate" in frames[0]["error"]["message"]
+
+
+# Starts the host as `python -m host` does, with a start-up thread (where the model preload
+# runs) that prints through Python and straight to fd 1, as a native library might, and is
+# waited for: its output comes before the host goes on, whatever the scheduling.
+STRAY_PRINTS = """
+import os, sys, threading, types
+import host.native
+
+printed = threading.Event()
+
+def noisy_preload(capabilities):
+    print("STRAY-PRINT", flush=True)
+    os.write(1, b"STRAY-FD1\\n")
+    printed.set()
+
+class StartAndWait(threading.Thread):
+    def start(self):
+        super().start()
+        printed.wait(30)
+
+host.native._preload = noisy_preload
+host.native.threading = types.SimpleNamespace(Thread=StartAndWait)
+from host.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_nothing_a_startup_thread_prints_reaches_the_frames(host_env):
+    proc = subprocess.run([PYTHON, "-c", STRAY_PRINTS, EXTENSION_ORIGIN + "/"], cwd=REPO, env=host_env,
+                          input=encode_frame(json.dumps({"id": 1, "type": "ping"}).encode()),
+                          capture_output=True, timeout=60)
+    decoder = FrameDecoder()
+    frames = [json.loads(f) for f in decoder.feed(proc.stdout)]
+    assert decoder.at_boundary and b"STRAY" not in proc.stdout, proc.stdout[:200]
+    assert [(f["id"], f["ok"]) for f in frames] == [(1, True)] and proc.returncode == 0
+    assert b"STRAY-PRINT" in proc.stderr and b"STRAY-FD1" in proc.stderr  # the thread did print: to stderr
+
+
 def test_requests_are_answered_concurrently_by_id(host_env):
     host = NativeHost(host_env)
     for i in range(6):

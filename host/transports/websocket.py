@@ -8,7 +8,6 @@ Text and binary frames both carry one UTF-8 JSON request; answers are text frame
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from http import HTTPStatus
@@ -23,7 +22,7 @@ from ..constants import MAX_INBOUND_FRAME
 from ..capabilities import Session
 from ..dispatcher import Dispatcher
 from ..errors import RateLimited
-from ..protocol import encode_message, error_response
+from ..protocol import encode_message, error_response, request_id_of
 
 log = logging.getLogger(__name__)
 
@@ -48,15 +47,6 @@ class RateLimiter:
             self.tokens -= 1.0
             return True
         return False
-
-
-def _request_id(message):
-    """Best-effort id of a message that will not be processed."""
-    try:
-        value = json.loads(message).get("id")
-    except (ValueError, AttributeError, TypeError):
-        return None
-    return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
 class WebSocketServer:
@@ -115,14 +105,24 @@ class WebSocketServer:
                 await connection.send(response.decode("utf-8"))
             except ConnectionClosed:
                 pass
+            except Exception:  # a bug: drop this one answer, keep the connection serving
+                log.exception("the answer to a message of %d characters was dropped", len(message))
             finally:
                 slots.release()
+
+        async def refuse(message) -> None:
+            try:
+                await connection.send(encode_message(error_response(request_id_of(message), RateLimited())).decode())
+            except ConnectionClosed:
+                raise
+            except Exception:
+                log.exception("a rate-limited message of %d characters was dropped", len(message))
 
         limiter = RateLimiter()
         try:
             async for message in connection:
                 if not limiter.allow():
-                    await connection.send(encode_message(error_response(_request_id(message), RateLimited())).decode())
+                    await refuse(message)
                     continue
                 await slots.acquire()  # back-pressure: stop reading while the slots are full
                 task = asyncio.create_task(answer(message))

@@ -1,9 +1,12 @@
 """The extension's in-browser fallback model: MobileNet v1 0.75 224 as a TF.js graph model.
 
 When the TabSense host is not installed, the extension classifies with this model in its
-offscreen document (TF.js, wasm backend). The weights are derived from the pretrained model
-in ../shared/models, so they are not committed: this module generates them into the
-extension's gitignored folder `extension/models/fallback/`:
+offscreen document (TF.js, wasm backend). This module generates it from the pretrained model
+in ../shared/models (TensorFlow needed) into the extension's gitignored folder
+`extension/models/fallback/`; `tabsense-models publish` copies that export into
+models/bundled/browser_fallback/, from which `./scripts/setup.sh` installs it on machines
+without TensorFlow (models/bundle.py). It stays one network, not the host's ensemble: in the
+browser a second network would double its 45-70 ms per picture. The files:
 
 - `model.json` + weight shards: the lab's graph-model export (models/export.py), float16
   weights, which the lab blessed for this network (100% top-1 agreement with float32, half

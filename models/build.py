@@ -17,7 +17,9 @@ For each pretrained float model in the source folder (../shared/models):
    (1 and 2 threads, interleaved rounds);
 5. for the main model: the ablation of 8-bit weight quantization by weight group, and the
    graph-optimisation table (subprocess per thread count);
-6. write $TABSENSE_HOME/lab/results.json, which `tabsense-models report` turns into the report.
+6. when the main model was built: the image ensemble of MobileNetV2 uint8 and the new int8
+   variant, scored against its members, validated and registered (models/ensemble.py);
+7. write $TABSENSE_HOME/lab/results.json, which `tabsense-models report` turns into the report.
 """
 
 from __future__ import annotations
@@ -529,6 +531,10 @@ def build_all(source_dir: Path, home: Path, samples_dir: Path, model_names: list
     for source in sources:
         build = SourceBuild(source, source_dir, home, samples, progress)
         results["models"][source.name] = build.run(analyses and source.name == config.MAIN_MODEL)
+    if config.MAIN_MODEL in results["models"] and any(s.name == config.MAIN_MODEL for s in sources):
+        from .ensemble import build_ensemble
+
+        results["ensemble"] = build_ensemble(home, source_dir, samples_dir, progress, samples=samples)
     for name, value in previous.get("models", {}).items():  # keep models not rebuilt this time
         results["models"].setdefault(name, value)
     results["build_seconds"] = round(time.perf_counter() - started, 1)

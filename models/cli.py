@@ -44,6 +44,10 @@ def cmd_build(args) -> int:
             print(f"{variant['name']:<36} {variant['quantization']:<26} top-1 {validation['top1']:.4f} "
                   f"agreement {validation['agreement']:.4f} -> {state}")
     if not args.no_report:
+        if "ensemble" in results:
+            from .ensemble import write_ensemble_report
+
+            print(f"wrote {write_ensemble_report(results['ensemble'], Path(args.report_dir))}", file=sys.stderr)
         return _write_report(results, Path(args.report_dir))
     return 0
 

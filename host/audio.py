@@ -35,9 +35,16 @@ class AudioTooLong(TabSenseError):
     default_message = f"The audio is longer than {MAX_SECONDS:.0f} seconds; send it in chunks."
 
 
+STANDARD_RATES = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000, 176400, 192000)
+MAX_PHASES = 640  # 11,025 Hz needs 640 filter phases; odd rates would need up to 16,000 (a ~50 MB table)
+
+
 def check_rate(sample_rate) -> int:
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) or not MIN_RATE <= sample_rate <= MAX_RATE:
         raise UnsupportedAudio(f"`sample_rate` must be a whole number of Hz from {MIN_RATE} to {MAX_RATE}.")
+    if MODEL_RATE // math.gcd(sample_rate, MODEL_RATE) > MAX_PHASES:
+        rates = ", ".join(f"{r:,}" for r in STANDARD_RATES)
+        raise UnsupportedAudio(f"{sample_rate:,} Hz is not a rate audio devices use; send one of {rates} Hz.")
     return sample_rate
 
 

@@ -24,6 +24,7 @@ from .speech_params import COMMANDS, HOP_FRAMES, WINDOW_FRAMES, WINDOW_SAMPLES
 
 log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.8
+MAX_SMOOTHING = 20  # windows: 2 s
 # What a user can choose (the extension's options): the model lab tunes one set of thresholds per
 # level on its validation voices ("low": fewer mistaken switches, "high": fewer missed commands).
 SENSITIVITIES = ("low", "normal", "high")
@@ -50,8 +51,9 @@ class DetectorSettings:
             used, thresholds = "normal", params.get("thresholds", {})
         return cls(
             thresholds={k: float(v) for k, v in thresholds.items()},
-            smoothing=int(params.get("smoothing", 3)),
-            refractory_s=float(params.get("refractory_s", 1.0)),
+            # Bounded whatever an entry says: the history holds `smoothing` windows (0 would keep all).
+            smoothing=min(max(int(params.get("smoothing", 3)), 1), MAX_SMOOTHING),
+            refractory_s=min(max(float(params.get("refractory_s", 1.0)), 0.0), 10.0),
             sensitivity=sensitivity,
             sensitivity_used=used,
         )
@@ -195,7 +197,7 @@ class StreamDetector:
     def _score_window(self) -> dict | None:
         probabilities = self.spotter.probabilities_from_features(self._frames)
         self._history.append(probabilities)
-        del self._history[: -self.settings.smoothing]
+        del self._history[: -max(self.settings.smoothing, 1)]
         smoothed = np.mean(self._history, axis=0)
         now = self.time_s
         best_command, best_score = None, 0.0

@@ -148,3 +148,23 @@ def test_louder_audio_shifts_log_mel_by_a_constant():
     audio = np.random.default_rng(4).normal(0, 0.05, SAMPLE_RATE).astype(np.float32)
     difference = log_mel(audio * 2) - log_mel(audio)
     assert np.allclose(difference, np.log(4), atol=1e-3)
+
+
+def test_odd_rates_are_refused_with_the_rates_to_use_and_standard_ones_build_small_tables():
+    from host.audio import MAX_PHASES, STANDARD_RATES, Resampler, check_rate
+
+    for odd in (44101, 47999, 191999):
+        with pytest.raises(UnsupportedAudio, match="44,100"):
+            check_rate(odd)
+    for rate in STANDARD_RATES:
+        assert check_rate(rate) == rate
+        table = Resampler(rate).table
+        assert table.shape[0] <= MAX_PHASES and table.nbytes < 2_000_000
+
+
+def test_detector_history_is_bounded_whatever_the_entry_says():
+    from host.speech import MAX_SMOOTHING, DetectorSettings
+
+    assert DetectorSettings.from_params({"smoothing": 0}).smoothing == 1
+    assert DetectorSettings.from_params({"smoothing": -5}).smoothing == 1
+    assert DetectorSettings.from_params({"smoothing": 10**9}).smoothing == MAX_SMOOTHING

@@ -328,3 +328,16 @@ def test_the_opt_in_through_the_native_host(host_env, unblessed_home, clips):
     assert all(answers[n]["ok"] for n in range(len(messages) - 2))
     events = [f for f in frames if f.get("type") == "event"]
     assert [(e["event"], e["command"], e["stream"]) for e in events] == [("command", "next_tab", "mic")]
+
+
+def test_a_bad_request_for_a_new_stream_never_ends_a_live_one(voice):
+    session = Session()
+    silence = base64.b64encode(b"\0\0" * 1600).decode()
+    for n in range(Session.MAX_STREAMS):
+        voice.audio_chunk({"stream": f"s{n}", "audio": silence, "sample_rate": 16000}, session)
+    with pytest.raises(TabSenseError) as error:
+        voice.audio_chunk({"stream": "new", "audio": silence, "sample_rate": 16000, "commands": ["open_sesame"]}, session)
+    assert error.value.code == "invalid_request"
+    assert list(session.streams) == [f"s{n}" for n in range(Session.MAX_STREAMS)]
+    voice.audio_chunk({"stream": "new", "audio": silence, "sample_rate": 16000}, session)  # a good one makes room
+    assert list(session.streams) == [f"s{n}" for n in range(1, Session.MAX_STREAMS)] + ["new"]

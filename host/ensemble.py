@@ -1,7 +1,8 @@
 """Several image classifiers answering as one: the registry's entries of kind "ensemble".
 
-The picture is decoded once, at the largest size any member needs; each member then crops,
-resizes and quantizes it with its own preprocessing and runs on its own interpreter. Their
+The picture is decoded once, at the largest size any member needs, and cropped and resized
+once per input geometry; each member quantizes it with its own input parameters and runs on
+its own interpreter. Their
 probabilities over the same 1000 ImageNet classes are combined by a weighted arithmetic or
 geometric mean, and the answer is the one label list of a single model, with `model` naming
 the ensemble and its members' versions.
@@ -21,7 +22,7 @@ from .classifier import ImageClassifier, Prediction
 from .errors import ModelCorrupt
 from .image_checks import check_pixels, check_size
 from .store import ModelSpec
-from .vision import decode_image
+from .vision import decode_image, resize_for_model, to_input_array
 
 # Floor of each member's probability in the geometric mean: 8-bit outputs hold exact zeros,
 # and one member's zero must not veto a class the others rank highly.
@@ -89,6 +90,19 @@ class EnsembleClassifier:
         """The members' probability vectors -> the ensemble's (sums to 1)."""
         return combine_probabilities(np.stack(probabilities), self.weights, self.spec.combine)
 
+    def prepare(self, image) -> tuple[list[np.ndarray], np.ndarray]:
+        """One input batch per member, and the first member's view (uint8 pixels). Members with
+        the same input size and crop share one resize (~0.5 ms for a 500 px photo)."""
+        views = {}
+        batches = []
+        for member in self.members:
+            geometry = (member.width, member.height, member.resize, member.crop_fraction)
+            if geometry not in views:
+                views[geometry] = resize_for_model(image, *geometry)
+            quantization = member.input_details.get("quantization") or None
+            batches.append(to_input_array(views[geometry], member.spec.input, quantization))
+        return batches, np.asarray(next(iter(views.values())))
+
     def infer_members(self, batches: list[np.ndarray]) -> list[np.ndarray]:
         if self._executor is None:
             return [member.infer(batch) for member, batch in zip(self.members, batches)]
@@ -100,11 +114,11 @@ class EnsembleClassifier:
         """Each member's probabilities and the combined prediction, from one decode."""
         start = time.perf_counter()
         image = decode_image(data, self.decode_size())
-        prepared = [member.prepare(image) for member in self.members]
+        batches, first_view = self.prepare(image)
         # As for a single model: size from the decoded picture, pixels from what a model sees.
-        findings = check_size(*image.size) + check_pixels(prepared[0][1])
+        findings = check_size(*image.size) + check_pixels(first_view)
         decoded = time.perf_counter()
-        rows = self.infer_members([batch for batch, _ in prepared])
+        rows = self.infer_members(batches)
         combined = self.combine(rows)
         done = time.perf_counter()
         return rows, Prediction(combined, (decoded - start) * 1000, (done - decoded) * 1000, findings)

@@ -161,7 +161,7 @@ function failPending(conn, error) {
 }
 
 // Whether storage may hold a non-zero attempt count: unknown (true) after a worker restart.
-// The count lives in storage because the worker may be stopped between two tries.
+// The count lives in storage so that a restarted worker goes on counting.
 let backoffMayBeSet = true;
 let reconnectTimer = null; // one pending try at a time
 

@@ -5,4 +5,6 @@ import pytest
 def dispatcher(capabilities):
     from host.dispatcher import Dispatcher
 
-    return Dispatcher(capabilities)
+    dispatcher = Dispatcher(capabilities)
+    yield dispatcher
+    dispatcher.close()

@@ -1,9 +1,14 @@
-"""Fuzzing the host's input surfaces: frame codec, dispatcher, image decoder, audio decoder.
+"""Fuzzing the host's input surfaces: frame codec, dispatcher, image decoder, audio decoder,
+and raw JSON text through the real transports (stdio and WebSocket).
 
-Every input must be answered (a value or a TabSenseError), never crash or hang. CI runs a
-short pass; the documented long run uses 100,000 inputs per target:
+Every input must be answered (a value or a TabSenseError), never crash or hang. The default
+run (CI included) is 300 inputs per target with a fixed seed: derandomized, the same inputs
+on every run. Setting TABSENSE_FUZZ_EXAMPLES makes a long run: that many fresh inputs per
+target, each within a 5 s deadline (a slower one counts as a hang), with no per-test timeout:
 
     TABSENSE_FUZZ_EXAMPLES=100000 .venv/bin/python -m pytest tests/fuzz -q -p no:cacheprovider --timeout=0 --durations=0
+
+A failure prints the falsifying input and a `@reproduce_failure` line to replay it.
 """
 
 from __future__ import annotations
@@ -14,25 +19,30 @@ import io
 import json
 import os
 import struct
+import threading
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from support import sample
+from support import EXTENSION_ORIGIN, sample
 from host.audio import decode_audio
 from host.errors import FrameTooLarge, TabSenseError
-from host.protocol import FrameDecoder
+from host.protocol import FrameDecoder, encode_frame
 from host.vision import decode_image
 
-EXAMPLES = int(os.environ.get("TABSENSE_FUZZ_EXAMPLES", "300"))
+LONG_RUN = "TABSENSE_FUZZ_EXAMPLES" in os.environ
 FUZZ = settings(
-    max_examples=EXAMPLES,
-    deadline=timedelta(seconds=5),  # an input that takes longer counts as a hang
+    max_examples=int(os.environ.get("TABSENSE_FUZZ_EXAMPLES", 300)),
+    # The default run is deterministic and leaves hangs to the per-test timeout (a deadline
+    # would be a timing assertion on a loaded machine); the long run explores.
+    derandomize=not LONG_RUN,
+    print_blob=True,
+    deadline=timedelta(seconds=5) if LONG_RUN else None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
-    derandomize=False,
     database=None,
 )
 
@@ -172,7 +182,6 @@ def test_native_stream(dispatcher, payloads, tail):
     """Whole native-messaging streams through the real transport loop (`stdio.serve_thread`):
     every complete frame is answered once, a bad length gets one closing error, and stdout
     holds nothing but whole frames."""
-    from host.protocol import encode_frame
     from host.transports import stdio
 
     stream = b"".join(encode_frame(p) for p in payloads) + tail
@@ -191,3 +200,158 @@ def test_native_stream(dispatcher, payloads, tail):
         assert answers[-1]["error"]["code"] == "message_too_large"
     for answer in answers:
         assert answer.get("ok") or answer["error"]["code"] != "internal_error", answer
+
+
+# --- Raw JSON text through the real transports ------------------------------------------
+# The targets above build requests with json.dumps, which can only write well-formed JSON
+# of well-formed values. These write the text itself: every escape (lone surrogates
+# included), huge and non-finite numbers, duplicate keys, deep nesting, invalid UTF-8.
+
+SENTINEL = "tabsense-fuzz-ping"  # the ping sent after each input must still be answered
+SENTINEL_FRAME = json.dumps({"id": SENTINEL, "type": "ping"}).encode()
+
+_raw_characters = st.text(st.characters(exclude_categories=("Cs",), exclude_characters='"\\'), max_size=6)
+_escapes = st.one_of(
+    st.sampled_from(['\\"', "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0000", "\\ud83d\\ude00", "\\x41", "\\"]),
+    st.integers(0xD800, 0xDFFF).map(lambda c: f"\\u{c:04x}"),  # lone surrogates, both halves
+    st.integers(0, 0xFFFF).map(lambda c: f"\\u{c:04X}"),
+)
+json_string_text = st.lists(st.one_of(_raw_characters, _escapes), max_size=5).map(lambda parts: '"' + "".join(parts) + '"')
+json_number_text = st.one_of(
+    st.integers().map(str),
+    st.floats().map(repr),  # includes nan, inf: not JSON
+    st.sampled_from(["1e999", "-1e999", "1E400", "NaN", "Infinity", "-Infinity", "-0", "0.0e-99999", "1.", ".5",
+                     "01", "-12345678901234567890123456789"]),
+    st.integers(300, 5000).map(lambda digits: "9" * digits),  # Python refuses over 4300 digits
+)
+json_scalar_text = st.one_of(json_string_text, json_number_text, st.sampled_from(["true", "false", "null", "tru", ""]))
+json_value_text = st.recursive(
+    json_scalar_text,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4).map(lambda items: "[" + ",".join(items) + "]"),
+        st.lists(st.tuples(json_string_text, children), max_size=4).map(
+            lambda members: "{" + ",".join(f"{key}:{value}" for key, value in members) + "}"),
+    ),
+    max_leaves=10,
+)
+
+
+@st.composite
+def deep_nesting(draw) -> str:
+    depth = draw(st.sampled_from([10, 900, 1100, 5000, 100_000]))
+    opening, closing = draw(st.sampled_from([("[", "]"), ('{"a":', "}"), ('{"id":1,"type":"ping","x":[', "]}")]))
+    return opening * depth + "0" + closing * draw(st.sampled_from([depth, depth - 1, 0]))
+
+
+@st.composite
+def request_text(draw) -> bytes:
+    """One frame's payload: mostly a JSON object with id and type members, as text."""
+    id_text = st.one_of(json_string_text, json_number_text, json_value_text)
+    type_text = st.one_of(st.sampled_from(['"ping"', '"classify_image"', '"stop_stream"', '"nope"', '""']), json_scalar_text)
+    members = [('"id"', draw(id_text))] if draw(st.integers(0, 9)) else []
+    if draw(st.integers(0, 9)):
+        members.append(('"type"', draw(type_text)))
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(st.one_of(st.sampled_from(['"id"', '"type"', '"image"', '"top_k"', '"model"']), json_string_text))
+        members.append((key, draw(json_value_text)))  # "id" and "type" again: duplicate keys
+    members = draw(st.permutations(members))
+    space = draw(st.sampled_from(["", " ", "\n\t "]))
+    text = "{" + ",".join(f"{space}{key}{space}:{space}{value}" for key, value in members) + "}"
+    text = draw(st.one_of(st.just(text), json_value_text, deep_nesting())) if not draw(st.integers(0, 4)) else text
+    data = bytearray(text.encode("utf-8"))
+    if not draw(st.integers(0, 5)):  # invalid UTF-8: a coded surrogate, an overlong form, a cut sequence, a stray byte
+        at = draw(st.integers(0, len(data)))
+        data[at:at] = draw(st.sampled_from([b"\xed\xa0\x80", b"\xc0\xaf", b"\xe2\x82", b"\xff", b"\x80", b"\xf4\x90\x80\x80"]))
+    return bytes(data)
+
+
+def _answers(data: bytes) -> list[dict]:
+    decoder = FrameDecoder()
+    frames = [json.loads(f) for f in decoder.feed(data)]
+    assert decoder.at_boundary, "stdout holds bytes that are not whole frames"
+    return frames
+
+
+def _check_answers(answers: list[dict], sent: int) -> None:
+    """One answer per frame (events aside), none an internal error, the sentinel ping ok."""
+    answers = [a for a in answers if "id" in a]
+    assert len(answers) == sent, answers
+    for answer in answers:
+        assert set(answer) in ({"id", "ok", "result"}, {"id", "ok", "error"}), answer
+        assert answer["ok"] or (answer["error"]["code"] != "internal_error" and answer["error"]["message"]), answer
+    assert [a["ok"] for a in answers if a["id"] == SENTINEL] == [True]
+
+
+@FUZZ
+@given(st.lists(request_text(), min_size=1, max_size=5), st.sampled_from(["bytesio", "pipe"]))
+def test_json_text_over_stdio(dispatcher, payloads, source):
+    """Raw JSON text through `stdio.serve_thread`, from a BytesIO or a real pipe read as the
+    host reads stdin: every frame answered once, then the sentinel ping still answered."""
+    from host.transports import stdio
+
+    stream = b"".join(encode_frame(p) for p in [*payloads, SENTINEL_FRAME])
+    out = io.BytesIO()
+    if source == "bytesio":
+        assert stdio.serve_thread(io.BytesIO(stream), out, dispatcher) == 0
+    else:
+        read_fd, write_fd = os.pipe()
+
+        def feed():
+            with open(write_fd, "wb") as pipe:
+                pipe.write(stream)
+
+        feeder = threading.Thread(target=feed)
+        feeder.start()
+        with open(read_fd, "rb") as stdin:  # a BufferedReader, like sys.stdin.buffer
+            assert stdio.serve_thread(stdin, out, dispatcher) == 0
+        feeder.join()
+    _check_answers(_answers(out.getvalue()), len(payloads) + 1)
+
+
+@pytest.fixture(scope="module")
+def websocket_server(dispatcher):
+    """A real WebSocketServer on 127.0.0.1 (port chosen by the system), on its own loop."""
+    from host.transports.websocket import WebSocketServer
+
+    server = WebSocketServer(dispatcher, "fuzz-token", [EXTENSION_ORIGIN], 0)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    task = loop.create_task(server.serve_forever(on_ready=ready.set))
+    thread = threading.Thread(target=loop.run_until_complete, args=(asyncio.wait([task]),), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the WebSocket server did not start"
+    yield f"ws://127.0.0.1:{server.port}/?token=fuzz-token"
+    loop.call_soon_threadsafe(task.cancel)
+    thread.join(30)
+    loop.close()
+
+
+@FUZZ
+@given(st.lists(st.tuples(request_text(), st.booleans()), min_size=1, max_size=5))
+def test_json_text_over_websocket(websocket_server, frames):
+    """Raw JSON text through the real WebSocket server, as text frames when it is valid
+    UTF-8 (else binary): every message answered once, then the sentinel ping still answered."""
+    from websockets.sync.client import connect
+
+    with connect(websocket_server, origin=EXTENSION_ORIGIN, open_timeout=30) as ws:
+        for payload, binary in frames:
+            try:
+                ws.send(payload if binary else payload.decode("utf-8"))
+            except UnicodeDecodeError:
+                ws.send(payload)
+        ws.send(SENTINEL_FRAME.decode())
+        answers = [json.loads(ws.recv(timeout=60)) for _ in range(len(frames) + 1)]
+    _check_answers(answers, len(frames) + 1)
+
+
+@pytest.mark.skipif(LONG_RUN, reason="the long run draws fresh inputs on purpose")
+def test_the_default_run_draws_the_same_inputs_every_time():
+    runs: list[list[bytes]] = [[], []]
+    for drawn in runs:
+        @settings(FUZZ, max_examples=25)
+        @given(request_text())
+        def draw(payload):
+            drawn.append(payload)
+
+        draw()
+    assert runs[0] == runs[1] and len(set(runs[0])) > 10

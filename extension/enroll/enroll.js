@@ -214,6 +214,9 @@ async function record(command, slot) {
     });
     if (!answer?.ok) throw answer?.error;
     keep(answer.result, toWavBlob(take.samples, take.sampleRate), replaced);
+    // A take can change the verdicts of another command's takes too ("too like another command").
+    const fresh = await toWorker('voice-profile', { action: 'get' });
+    if (fresh?.ok) state.profile = fresh.result;
   } catch (caught) {
     if (!caught?.text) console.error('TabSense: could not record a take', caught);
     const error = caught?.text ? caught : { code: 'unknown', ...STRINGS.enrollErrors.unknown, fix: '' };

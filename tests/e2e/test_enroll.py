@@ -211,6 +211,26 @@ def test_a_silent_take_is_kept_with_its_verdict(playwright, enroll_home, clips, 
         assert [t["verdict"] for t in profile["commands"]["next_tab"]["takes"]] == ["silence"]
 
 
+def test_the_page_shows_what_a_take_changed_for_other_commands(playwright, enroll_home, clips, tmp_path_factory):
+    """"next tab" taught, then said again as "previous tab": the host judges it too like the
+    other command (and may re-judge that command's takes); every take on the page shows the
+    host's current verdict, not the one it had when it was recorded."""
+    with browser_playing(playwright, enroll_home, tmp_path_factory, clips["next_tab"]) as browser:
+        page = open_enroll_page(browser)
+        teach(page, "next_tab")
+        answer = record(page, "previous_tab", 0)
+        assert answer["verdict"] == "like_other_command", answer
+        profile = profile_of(page)
+        for command in ("next_tab", "previous_tab"):
+            section = page.locator(f".command[data-command='{command}']")
+            assert section.get_attribute("data-ready") == str(profile["commands"][command]["ready"]).lower()
+            for slot, take in enumerate(profile["commands"][command]["takes"]):
+                row = take_row(page, command, slot)
+                assert row.get_attribute("data-take") == take["take"]
+                assert row.get_attribute("data-verdict") == take["verdict"]
+                assert row.locator(".verdict").text_content() == take["message"]
+
+
 def test_first_time_goes_from_the_permission_page_to_enrollment(playwright, enroll_home, clips, tmp_path_factory):
     """Turning voice on the first time: the microphone is allowed, then the enrollment page
     opens instead of listening with the generic model; skipping it starts listening (here with

@@ -16,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from e2e_support import EXTENSION_URL, MODELS, run_install_host
+from e2e_support import EXTENSION_URL, FRAMING, MODELS, register_script, run_install_host
 from test_voice import (
     START_TIMEOUT_S, activate, active_tab, duration_s, open_three_tabs, toggle, voice_browser, voice_state,
     wait_for, wait_until_heard,
@@ -31,6 +32,16 @@ pytestmark = pytest.mark.browser
 ENROLL_URL = f"{EXTENSION_URL}/enroll/enroll.html"
 TAKE_TIMEOUT_MS = 30000  # a take (up to 5 s), then the host's verdict (a cold start loads its models)
 NEAR_MISS = "next stop"  # shares a word with "next tab"
+# A helper app from before voice profiles: it answers ping, and unknown_type to anything newer.
+OLDER_HOST = FRAMING + """
+while True:
+    request = read()
+    if request["type"] == "ping":
+        write({"id": request["id"], "ok": True, "result": {"version": "0.0.9", "models": [], "capabilities": []}})
+    else:
+        write({"id": request["id"], "ok": False,
+               "error": {"code": "unknown_type", "message": f"Unknown message type {request['type']!r}."}})
+"""
 
 
 # --- clips ---------------------------------------------------------------------------
@@ -103,14 +114,17 @@ def take_row(page, command: str, slot: int):
 
 
 def record(page, command: str, slot: int) -> dict:
-    """Clicks Record and waits for the host's verdict -> {verdict, message, state}."""
+    """Clicks Record and waits for the host's verdict -> {verdict, message, state, seconds}
+    (seconds: click to verdict, the clip's lead-in silence and the pause that ends the take included)."""
     row = take_row(page, command, slot)
+    started = time.perf_counter()
     row.locator(".record").click()
     page.wait_for_function(
         "(row) => row.dataset.state === 'recorded' || row.dataset.state === 'error'",
         arg=row.element_handle(), timeout=TAKE_TIMEOUT_MS)
     return {"state": row.get_attribute("data-state"), "verdict": row.get_attribute("data-verdict"),
-            "message": row.locator(".verdict").text_content(), "fix": row.locator(".verdict-fix").text_content()}
+            "message": row.locator(".verdict").text_content(), "fix": row.locator(".verdict-fix").text_content(),
+            "seconds": round(time.perf_counter() - started, 2)}
 
 
 def teach(page, command: str) -> list[dict]:
@@ -119,6 +133,7 @@ def teach(page, command: str) -> list[dict]:
     for slot, answer in enumerate(verdicts):
         assert answer["state"] == "recorded" and answer["verdict"] == "ok", f"take {slot + 1} of {command}: {answer}"
         assert answer["message"], "the host's verdict sentence is shown under the take"
+    print(f"\n{command}: Record click -> verdict per take {[a['seconds'] for a in verdicts]} s")
     return verdicts
 
 
@@ -262,3 +277,29 @@ def test_without_the_helper_app_the_page_says_why(playwright, enroll_home, clips
         assert page.locator("#problem-text").text_content() == page.evaluate("STRINGS.errors.host_not_installed.text")
         assert page.locator("#problem-command").text_content() == "python3 install_host.py"
         assert page.locator(".take .record:enabled").count() == 0  # nothing could be kept
+
+
+def test_an_older_helper_app_is_explained_and_voice_goes_on_as_before(playwright, clips, tmp_path_factory):
+    """A helper app that answers `enroll_take` and `voice_profile` with unknown_type: the page
+    says it cannot learn voices yet and how to update, and the first time goes from the
+    permission page straight to listening, as before enrollment existed."""
+    profile = tmp_path_factory.mktemp("older-host-profile")
+    register_script(profile, OLDER_HOST)
+    with voice_browser(playwright, None, profile, clips["next_tab"], register=False, experimental=False) as browser:
+        page = open_enroll_page(browser)
+        assert page.evaluate("document.body.dataset.loaded") == "error"
+        assert page.locator("#problem").get_attribute("data-code") == "unknown_type"
+        assert page.locator("#problem-text").text_content() == page.evaluate("STRINGS.enrollErrors.protocol_mismatch.text")
+        assert page.locator("#problem-fix").text_content() == (
+            "Update TabSense, then run python3 install_host.py in its folder.")
+        assert page.locator(".take .record:enabled").count() == 0
+        page.close()
+
+        with browser.context.expect_page(timeout=10000) as opened:
+            toggle(browser, grant=False)
+        permission = opened.value
+        permission.locator("#message[data-state='granted']").wait_for(timeout=TAKE_TIMEOUT_MS)
+        assert permission.url == f"{EXTENSION_URL}/permission/permission.html"
+        # Listening started and failed on the old host's answer, with the sentence for it.
+        error = wait_for(browser, lambda: voice_state(browser).get("error"), START_TIMEOUT_S, "the voice error")
+        assert error["code"] == "unknown_type"

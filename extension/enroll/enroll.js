@@ -242,7 +242,7 @@ function keep(result, audio, replaced) {
 function play(command, slot) {
   const take = takesOf(command)[slot];
   const url = take && state.recordings.get(take.take);
-  if (url) new Audio(url).play();
+  if (url) new Audio(url).play().catch((error) => console.warn('TabSense: could not play the take', error));
 }
 
 // --- listening, skipping, resetting ------------------------------------------------------------

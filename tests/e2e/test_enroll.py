@@ -180,6 +180,12 @@ def test_taught_voice_switches_tabs_and_a_near_miss_does_not(playwright, enroll_
         page.locator("#all-ready").wait_for(state="visible", timeout=5000)
         assert page.locator("#start").is_visible() and page.locator("#skip").is_hidden()
         assert sorted(profile_of(page)["ready_commands"]) == ["next_tab", "previous_tab"]
+        # "Start listening" on the page: the microphone plays its "previous tab" once more.
+        page.locator("#start").click()
+        voice = wait_until_heard(browser, duration_s(clips["previous_tab"]),
+                                 START_TIMEOUT_S + duration_s(clips["previous_tab"]))
+        assert [c["command"] for c in voice.get("recent", [])] == ["previous_tab"], voice
+        assert page.locator("#listening").text_content() == page.evaluate("STRINGS.enrollListening")
 
     # 3. Listening, without the experimental generic model: the near miss does nothing, "next tab" switches.
     wav = clips["near_then_next"]

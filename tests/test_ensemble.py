@@ -178,3 +178,12 @@ def test_ping_and_models_list_show_the_ensemble(capabilities):
     assert models[ENSEMBLE]["available"] is True and models[ENSEMBLE]["task"] == "image_classification"
     summary = capabilities.store.registry.get(ENSEMBLE).summary()
     assert summary["members"] == [{"name": DEFAULT_MODEL, "version": "1"}, {"name": INT8, "version": "1"}]
+
+
+def test_bench_times_both_schedules_of_the_members(store):
+    from host.bench import measure_ensemble_schedules
+
+    spec = store.registry.get(ENSEMBLE)
+    timed = measure_ensemble_schedules(store, spec, sample("tench"), runs=5, warmup=1, rounds=5)
+    assert set(timed) == {"one_after_the_other_2_threads_each", "side_by_side_1_thread_each"}
+    assert all(row["total_ms"]["n"] == 5 and row["infer_ms"]["n"] == 5 for row in timed.values())

@@ -4,7 +4,7 @@ Layout under `$TABSENSE_HOME/voice/profile/`:
 
     manifest.json                      the takes of each command, their verdicts, the front end's version
     takes/<command>/<take>.wav         16 kHz mono 16-bit, as said (nothing ever leaves the machine)
-    features/<front end>-<version>/<sha256>.npz
+    features/<front end>-<version>-<room versions>/<sha256>.npz
                                        derived: the take's embeddings, clean and in a room / noise
 
 Every write goes to a temporary file first and is renamed into place, and the manifest is
@@ -36,7 +36,7 @@ from .errors import InvalidRequest, TabSenseError
 from .speech_embedding import MIN_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
 from .voice_matcher import Calibration, TemplateBank, best_costs, calibrate
-from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, inspect_take, room_versions, speech_clip
+from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, VERSIONS_ID, inspect_take, room_versions, speech_clip
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class VoiceProfile:
     def _features(self, take: dict, command: str) -> list[np.ndarray]:
         """The take's embedding sequences (clean, then room and noise versions), cached."""
         embedder = self._embedder()
-        folder = self.root / "features" / f"{embedder.name}-{embedder.version}"
+        folder = self.root / "features" / f"{embedder.name}-{embedder.version}-{VERSIONS_ID}"
         path = folder / f"{take['sha256']}.npz"
         if path.exists():
             try:

@@ -99,13 +99,18 @@ def _rng(audio: np.ndarray, salt: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def _reverb(audio: np.ndarray, rt60_s: float, rng: np.random.Generator) -> np.ndarray:
-    """A synthetic room: direct sound plus exponentially decaying diffuse noise."""
+def _reverb(audio: np.ndarray, rt60_s: float, rng: np.random.Generator, wet_db: float = 0.0) -> np.ndarray:
+    """A synthetic room: direct sound plus exponentially decaying diffuse noise `wet_db`
+    louder than it (0 dB: a talker about a metre from the microphone; more: farther)."""
     length = int(rt60_s * RATE)
     t = np.arange(length) / RATE
     decay = np.exp(-6.9 * t / rt60_s)
-    # Diffuse tail about as loud as the direct sound (a talker ~1 m from the microphone).
-    response = rng.standard_normal(length) * decay / np.sqrt(np.sum(decay**2))
+    # Walls absorb high frequencies first: the tail's treble dies out at twice the rate.
+    treble = rng.standard_normal(length) * np.exp(-6.9 * t / (rt60_s / 2))
+    bass = np.convolve(rng.standard_normal(length), np.ones(8) / np.sqrt(8), mode="same") * decay
+    tail = treble + bass
+    response = tail / np.sqrt(np.sum(tail**2)) * 10 ** (wet_db / 20)
+    response[:int(0.002 * RATE)] = 0.0  # the first reflection arrives a few ms after the direct sound
     response[0] = 1.0
     size = 1 << int(np.ceil(np.log2(len(audio) + length)))
     wet = np.fft.irfft(np.fft.rfft(audio, size) * np.fft.rfft(response, size), size)[: len(audio)]
@@ -122,7 +127,19 @@ def _noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.nda
     return (audio + noise).astype(np.float32)
 
 
+def _speed(audio: np.ndarray, factor: float) -> np.ndarray:
+    """Said `factor` times faster (and a little higher, like a tape): people vary both."""
+    positions = np.arange(0, len(audio) - 1, factor)
+    return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
+
+
+VERSIONS_ID = "rooms1"  # names the set below in the feature cache: change it when the set changes
+
+
 def room_versions(clip: np.ndarray) -> list[np.ndarray]:
-    """The take as recorded, then in a small room, a larger one with noise, and in noise."""
+    """The take as recorded; in rooms small and large (one with noise), farther from the
+    microphone; in noise; said a little slower and faster. Chosen on development voices
+    (docs/speech/enrollment.md): without them a take said in a reverberant room is missed."""
     rng = _rng(clip, "room")
-    return [clip, _reverb(clip, 0.3, rng), _noise(_reverb(clip, 0.6, rng), 15.0, rng), _noise(clip, 12.0, rng)]
+    return [clip, _reverb(clip, 0.3, rng), _noise(_reverb(clip, 0.6, rng), 15.0, rng), _noise(clip, 12.0, rng),
+            _reverb(clip, 0.9, rng, 6.0), _reverb(clip, 0.5, rng, 3.0), _speed(clip, 0.88), _speed(clip, 1.14)]

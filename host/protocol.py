@@ -73,33 +73,46 @@ class FrameDecoder:
         hands in) is returned as it is, without a copy: it then belongs to the decoder."""
         if self.error is not None:
             raise self.error
-        if self._expected is not None and not self._buffer and len(data) == self._expected:
-            self._expected = None
-            return [data]
+        if not self._buffer:  # the reader that follows `wanted`: no buffering, no copies
+            if self._expected is None and len(data) == HEADER.size:
+                length = self._length(data)
+                if length:
+                    self._expected = length
+                    return []
+                return [b""]
+            if self._expected is not None and len(data) == self._expected:
+                self._expected = None
+                return [data]
         self._buffer += data
         frames = []
         while True:
             if self._expected is None:
                 if len(self._buffer) < HEADER.size:
                     break
-                (length,) = HEADER.unpack_from(self._buffer)
-                if length > self.max_frame:
-                    self.error = FrameTooLarge(
-                        f"A message of {length:,} bytes is larger than the host accepts "
-                        f"({self.max_frame:,} bytes)."
-                    )
-                    self._buffer.clear()
+                try:
+                    self._expected = self._length(self._buffer)
+                except FrameTooLarge:
                     if frames:
                         return frames
-                    raise self.error
+                    raise
                 del self._buffer[: HEADER.size]
-                self._expected = length
             if len(self._buffer) < self._expected:
                 break
             frames.append(bytes(self._buffer[: self._expected]))
             del self._buffer[: self._expected]
             self._expected = None
         return frames
+
+    def _length(self, header) -> int:
+        """The length a header announces; above the limit, `FrameTooLarge` (kept in `error`)."""
+        (length,) = HEADER.unpack_from(header)
+        if length > self.max_frame:
+            self.error = FrameTooLarge(
+                f"A message of {length:,} bytes is larger than the host accepts ({self.max_frame:,} bytes)."
+            )
+            self._buffer.clear()
+            raise self.error
+        return length
 
     @property
     def pending(self) -> int:

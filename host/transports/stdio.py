@@ -4,9 +4,9 @@ One reader thread reads each frame with a single `readinto` of its announced len
 (portable to pipes, files and Windows consoles; the protocol's `FrameDecoder` reads the
 header and says how many bytes to fetch) and hands it to the dispatcher: `ping`
 is answered right there, a classification goes to a worker thread, which writes its
-answer to stdout itself. That is one thread hand-off per request; before, a request
-crossed four (reader -> event loop -> worker -> event loop -> writer), each costing a
-wake-up that a busy machine can delay by milliseconds.
+answer to stdout itself. That is one thread hand-off per request; an event loop in between
+would make it four (reader -> loop -> worker -> loop -> writer), each a wake-up that a busy
+machine can delay by milliseconds.
 
 Frames never interleave: every write of a whole frame holds one lock. The reader thread
 never writes to stdout (its answers go through a small writer thread), so a browser that

@@ -1,0 +1,97 @@
+"""The enrollment evaluation: its voices are ones the keyword model never trained on, its plan is
+fixed, and a one-voice run goes through the host's real handlers end to end (generic model, then
+enrollment and the profile)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from host.speech_params import COMMANDS
+from models.speech import eval_voices
+from models.speech.enroll_eval import TEST_TAKES, plan_voice, run
+from models.speech.eval_voices import VOICES, EvalVoice, check_unseen, find, training_speakers
+
+
+def test_no_evaluation_voice_was_trained_on():
+    trained = training_speakers()
+    assert "natural:kal" in trained and "natural:slt" in trained  # the record is the real one
+    check_unseen(VOICES, trained)
+    assert not {v.speaker for v in VOICES} & trained
+    assert len(VOICES) >= 12
+    assert len({v.language for v in VOICES} - {"en"}) >= 3
+    assert all(v.engine in ("espeak", "flite", "piper", "kokoro") for v in VOICES)  # never MBROLA or pico
+
+
+def test_a_trained_voice_is_refused():
+    kal = EvalVoice("flite:kal", "flite", "kal", "en", "natural:kal", "")
+    with pytest.raises(ValueError, match="flite:kal"):
+        check_unseen([*VOICES, kal], training_speakers())
+
+
+def test_the_plan_is_fixed_and_complete():
+    for voice in VOICES:
+        plan = plan_voice(voice)
+        assert plan == plan_voice(voice)
+        for command in COMMANDS:
+            enroll = [i for i in plan if i.kind == "enroll" and i.command == command]
+            tests = [i for i in plan if i.kind == "test" and i.command == command]
+            assert len(enroll) == 3 and len(tests) == len(TEST_TAKES) == 3
+            # test takes are said at other speeds and pitches than the enrollment takes
+            assert not {(i.render.stretch, i.render.cents) for i in tests} & {(i.render.stretch, i.render.cents)
+                                                                               for i in enroll}
+            assert {i.condition for i in tests} == {"clean", "noisy", "quiet"}
+        negatives = [i for i in plan if i.kind in ("near_miss", "sentence")]
+        assert sum(i.kind == "near_miss" for i in negatives) >= 20 and sum(i.kind == "sentence" for i in negatives) >= 20
+        assert all(eval_voices.command_in(i.render.text, voice.language) is None for i in negatives)
+
+
+def test_a_negative_with_a_command_inside_is_caught():
+    assert eval_voices.command_in("please go back home", "en") == "go_back"
+    assert eval_voices.command_in("reloading", "en") == "reload"
+    assert eval_voices.command_in("bitte neu laden", "de") == "reload"
+    assert eval_voices.command_in("next stop", "en") is None
+
+
+def host_has_profiles() -> bool:
+    from host.capabilities import Capabilities
+
+    return hasattr(Capabilities, "enroll_take")
+
+
+@pytest.fixture(scope="module")
+def one_voice_run(tmp_path_factory):
+    if not shutil.which("espeak-ng") or not shutil.which("sox"):
+        pytest.skip("needs espeak-ng and sox (apt-get install espeak-ng sox)")
+    out = tmp_path_factory.mktemp("enroll-eval")
+    voice = find(["espeak-en-us-m3"])[0]
+    return voice, run([voice], mode="small", workers=1, profile=True, out=out), out
+
+
+@pytest.mark.slow
+def test_one_voice_generic_model(one_voice_run):
+    voice, summary, out = one_voice_run
+    row = summary["voices"][0]
+    assert "error" not in row, row
+    generic = row["generic"]
+    # a clear US voice: the generic keyword model hears its next/previous tab takes
+    assert generic["recall"]["next_tab"] > 0 and generic["recall"]["previous_tab"] > 0
+    assert generic["near_miss_false_accepts"][1] == 5 and generic["sentence_false_accepts"][1] == 5
+    assert generic["stream_s"] >= 20 and generic["cpu_ms_per_s"] > 0
+    report = json.loads((out / "enrollment.json").read_text())
+    assert report["voices"][0]["voice"] == voice.name
+    assert voice.name in (out / "enrollment.md").read_text()
+
+
+@pytest.mark.slow
+def test_one_voice_enrolls_and_listens_with_its_profile(one_voice_run):
+    if not host_has_profiles():
+        pytest.skip("the host has no enroll_take yet")
+    _, summary, _ = one_voice_run
+    row = summary["voices"][0]
+    assert row["enroll"]["ready"] == len(COMMANDS), row["enroll"]
+    assert summary["enroll_latency_s"]["n"] >= 3 * len(COMMANDS)
+    assert row["profile"]["all_six_recall"] > 0
+    assert summary["profile_answer"]["profile"]["commands"] == list(COMMANDS)

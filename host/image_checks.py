@@ -126,9 +126,8 @@ def check_pixels(pixels: np.ndarray) -> list[Finding]:
 
 
 def _reduced_rgb(image: Image.Image) -> Image.Image:
-    factor = max(1, min(image.size) // PIXEL_CHECK_SIDE)
-    rgb = to_rgb(image)
-    return rgb.reduce(factor) if factor > 1 else rgb
+    # Reduced while converting: no full-size RGB copy of a big picture.
+    return to_rgb(image, max(1, min(image.size) // PIXEL_CHECK_SIDE))
 
 
 def check_image(image: Image.Image) -> list[Finding]:

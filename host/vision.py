@@ -3,25 +3,53 @@
 Decoding is defensive because the bytes come from arbitrary web pages: every failure
 maps to a `TabSenseError` with a clear code, and huge images are refused before their
 pixels are allocated.
+
+Memory is bounded by the decoded picture itself: right after decoding, a big picture is
+reduced toward the model's input (JPEG: `draft`, at decode time; other formats: Pillow's
+box `reduce`) and converted to 8-bit RGB a strip at a time, so no other full-size copy is
+ever made, and decodes of big pictures take turns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import struct
+import threading
 import warnings
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 from .errors import ImageTooLarge, ImageTruncated, NotAnImage, UnsupportedImage
 
 # Refuse images whose decoded pixels would not fit comfortably in memory: a 48 MP phone
-# photo (8000x6000) passes; 50 MP is ~150 MB as RGB, the most one request may cost.
+# photo (8000x6000) passes; 50 MP is 200 MB decoded (Pillow keeps RGB in 4 bytes a pixel).
 MAX_PIXELS = 50_000_000
 MAX_SIDE = 30_000
 WHITE = (255, 255, 255)
+
+# Early reduction (non-JPEG; JPEGs get `draft`): a picture at least REDUCING_GAP times the
+# model's need on each side is box-reduced down to that gap; smaller ones keep the plain
+# resize. A picture still over MAX_WORKING_PIXELS is reduced further, never below the need.
+REDUCING_GAP = 4
+MAX_WORKING_PIXELS = 8_000_000
+STRIP_PIXELS = 1 << 16  # conversions work on strips of about this many pixels (256 KB as RGB)
+LARGE_DECODE_PIXELS = 16_000_000  # decodes above this (64 MB and more) run one at a time
+_large_decode = threading.Lock()
+
+HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+_ORIENTATION = ExifTags.Base.Orientation
+_TRANSPOSE = {  # EXIF orientation -> the transposition that makes the picture upright
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 # Never decode partial files silently: a truncated image must be reported.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -30,8 +58,9 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 def decode_image(data: bytes, min_size: tuple[int, int] | None = None) -> Image.Image:
     """Decode file bytes to an upright RGB image.
 
-    `min_size` lets big JPEGs decode at a reduced scale (`draft`) while keeping at least
-    that many pixels on each side, which is several times faster than a full decode.
+    `min_size` is what the model needs (`draft_size`): a picture much bigger than that is
+    returned reduced, never below it (JPEGs decode at a reduced scale, several times faster
+    than a full decode). Without `min_size` the picture keeps its full size.
     """
     if not data:
         raise NotAnImage("The image is empty (0 bytes).")
@@ -61,10 +90,18 @@ def decode_image(data: bytes, min_size: tuple[int, int] | None = None) -> Image.
             image.seek(0)  # first frame of animations
             if min_size and image.format == "JPEG":
                 image.draft("RGB", min_size)
-            image.load()
-            # In place: the returned copy of an upright picture cost ~0.4 ms per request.
-            ImageOps.exif_transpose(image, in_place=True)
-            return to_rgb(image)
+            big = image.size[0] * image.size[1] > LARGE_DECODE_PIXELS
+            with _large_decode if big else contextlib.nullcontext():
+                image.load()
+                method = _TRANSPOSE.get(image.getexif().get(_ORIENTATION, 1))
+                w, h = image.size
+                upright = (h, w) if method in (Image.Transpose.TRANSPOSE, Image.Transpose.TRANSVERSE,
+                                               Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270) else (w, h)
+                rgb = to_rgb(image, reduction_factor(upright, min_size))
+                if rgb is not image:
+                    image.close()  # free the full-size pixels before the next big decode starts
+            # Transposed after the reduction: a rotated full-size copy would double the memory.
+            return rgb.transpose(method) if method is not None else rgb
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageTooLarge("The image has too many pixels to classify safely.") from exc
         except MemoryError as exc:
@@ -88,13 +125,52 @@ def _looks_truncated(exc: BaseException) -> bool:
     return any(w in text for w in ("truncated", "broken data stream", "premature end", "unexpected end"))
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB; transparency is composited over white."""
+def reduction_factor(size: tuple[int, int], need: tuple[int, int] | None) -> int:
+    """How many times to box-reduce a picture of `size` for a model that needs `need` pixels."""
+    if not need:
+        return 1
+    (width, height), (need_w, need_h) = size, need
+    most = min(width // need_w, height // need_h)  # never below the model's need
+    wanted = max(min(width // (REDUCING_GAP * need_w), height // (REDUCING_GAP * need_h)),
+                 math.ceil(math.sqrt(width * height / MAX_WORKING_PIXELS)))
+    return max(1, min(most, wanted))
+
+
+def to_rgb(image: Image.Image, factor: int = 1) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB, box-reduced `factor` times; transparency is composited
+    over white, and 16-bit and float grayscale scaled to 0..255.
+
+    Non-RGB pictures are converted a strip at a time: besides the input, memory holds the
+    (reduced) output and one strip.
+    """
+    if image.mode == "RGB":
+        return image.reduce(factor) if factor > 1 else image
+    convert = _strip_converter(image)
+    width, height = image.size
+    rows = max(1, STRIP_PIXELS // width)
+    rows = max(factor, rows - rows % factor)  # whole reduction boxes: strips reduce like the whole
+    if rows >= height:
+        rgb = convert(image)
+        return rgb.reduce(factor) if factor > 1 else rgb
+    out = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        strip = convert(image.crop((0, top, width, min(height, top + rows))))
+        out.paste(strip.reduce(factor) if factor > 1 else strip, (0, top // factor))
+    return out
+
+
+def _strip_converter(image: Image.Image):
+    """The function that turns a strip of `image` into RGB."""
+    if image.mode in HIGH_DEPTH_MODES:
+        low, high = _high_depth_range(image)
+        return lambda strip: _high_depth_to_rgb(strip, low, high)
+    return _to_rgb_pointwise
+
+
+def _to_rgb_pointwise(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode == "RGB":
         return image
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        return _high_depth_to_rgb(image)
     if mode == "P" or mode == "PA":
         image = image.convert("RGBA" if ("transparency" in image.info or mode == "PA") else "RGB")
         mode = image.mode
@@ -108,20 +184,32 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
-def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
+def _high_depth_range(image: Image.Image) -> tuple[float, float]:
+    """The value range of a 16-bit or float picture that maps to 0..255."""
+    if image.mode.startswith("I;16"):
+        return 0.0, 65535.0
+    low, high = math.inf, -math.inf
+    width, height = image.size
+    rows = max(1, STRIP_PIXELS // width)
+    for top in range(0, height, rows):
+        array = np.asarray(image.crop((0, top, width, min(height, top + rows))))
+        finite = array[np.isfinite(array)]
+        if finite.size:
+            low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    if low > high:  # nothing finite
+        low, high = 0.0, 1.0
+    if image.mode == "I" and low >= 0 and high <= 65535 and high > 255:
+        low, high = 0.0, 65535.0
+    elif image.mode == "I" and low >= 0 and high <= 255:
+        low, high = 0.0, 255.0
+    return low, high
+
+
+def _high_depth_to_rgb(image: Image.Image, low: float, high: float) -> Image.Image:
     """16-bit and float grayscale: scale the value range to 0..255 instead of clipping."""
     array = np.asarray(image, dtype=np.float64)
-    if image.mode.startswith("I;16"):
-        scaled = array / 65535.0 * 255.0
-    else:
-        finite = array[np.isfinite(array)]
-        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if image.mode == "I" and low >= 0 and high <= 65535 and high > 255:
-            low, high = 0.0, 65535.0
-        elif image.mode == "I" and low >= 0 and high <= 255:
-            low, high = 0.0, 255.0
-        span = high - low or 1.0
-        scaled = (np.nan_to_num(array, nan=low) - low) / span * 255.0
+    span = high - low or 1.0
+    scaled = (np.nan_to_num(array, nan=low) - low) / span * 255.0
     gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
     return Image.fromarray(gray).convert("RGB")
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from .errors import DegenerateImage, InternalError, ModelCorrupt
 from .image_checks import ERROR, WARNING, Finding, check_pixels, check_size
+from .runtime import create_interpreter
 from .store import ModelSpec
 from .vision import decode_image, draft_size, resize_for_model, to_input_array
 
@@ -48,15 +49,12 @@ class ImageClassifier:
     """One loaded TFLite image classifier described by a registry entry."""
 
     def __init__(self, spec: ModelSpec, model_path: Path, labels_path: Path, num_threads: int = 2):
-        from ai_edge_litert.interpreter import Interpreter  # ~0.1 s: load only when needed
-
         self.spec = spec
         self.num_classes = int(spec.output["num_classes"])
         self.label_offset = int(spec.output.get("label_offset", 0))
         self.output_kind = spec.output.get("kind", "probabilities")
         try:
-            self.interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
-            self.interpreter.allocate_tensors()
+            self.interpreter = create_interpreter(model_path, num_threads)
         except (ValueError, RuntimeError) as exc:
             raise ModelCorrupt(
                 f"The model file of {spec.name!r} cannot be loaded by LiteRT ({exc}); "

@@ -283,10 +283,14 @@ def cmd_native(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tabsense", description="TabSense: on-device image classification for the browser.")
     parser.add_argument("--version", action="version", version=f"tabsense {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr (-v info, -vv debug)")
+    verbose_help = "more logging on stderr (-v info, including LiteRT's own notes; -vv debug)"
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
+    # -v also after the command (`tabsense classify -v FILE`); SUPPRESS keeps a -v given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=verbose_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("classify", help="classify image files")
+    p = sub.add_parser("classify", parents=[common], help="classify image files")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per line per file")
     p.add_argument("--top-k", type=int, default=DEFAULT_TOP_K, choices=range(1, 1001), metavar="K")
@@ -295,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-unblessed", action="store_true", help="also run models the validator has not blessed")
     p.set_defaults(func=cmd_classify)
 
-    p = sub.add_parser("listen", help="find a voice command in audio files (WAV, or raw 16-bit PCM with --sample-rate)")
+    p = sub.add_parser("listen", parents=[common], help="find a voice command in audio files (WAV, or raw 16-bit PCM with --sample-rate)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON object per line per file")
     p.add_argument("--model", help="registered keyword model (default: the default keyword model)")
@@ -303,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-unblessed", action="store_true", help="also run models the validator has not blessed")
     p.set_defaults(func=cmd_listen)
 
-    p = sub.add_parser("enroll", help="teach TabSense your voice: takes of a command (WAV, or raw 16-bit PCM with --sample-rate)")
+    p = sub.add_parser("enroll", parents=[common], help="teach TabSense your voice: takes of a command (WAV, or raw 16-bit PCM with --sample-rate)")
     p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--command", help="the command the takes say (next_tab, previous_tab, close_tab, new_tab, go_back, reload)")
     p.add_argument("--sample-rate", type=int, help="sample rate of raw PCM files")
@@ -312,32 +316,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON output")
     p.set_defaults(func=cmd_enroll)
 
-    models = sub.add_parser("models", help="install, list and verify models").add_subparsers(dest="action", required=True, metavar="ACTION")
-    p = models.add_parser("fetch", help="install models (download, or copy with --from) and check sha256")
+    models = sub.add_parser("models", parents=[common], help="install, list and verify models").add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = models.add_parser("fetch", parents=[common], help="install models (download, or copy with --from) and check sha256")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.add_argument("--from", dest="source", metavar="DIR", help="copy from this folder instead of downloading")
     p.add_argument("--force", action="store_true", help="replace files even if they look fine")
     p.set_defaults(func=cmd_models_fetch)
-    p = models.add_parser("list", help="list registered models")
+    p = models.add_parser("list", parents=[common], help="list registered models")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models_list)
-    p = models.add_parser("verify", help="check installed model files against their sha256")
+    p = models.add_parser("verify", parents=[common], help="check installed model files against their sha256")
     p.add_argument("names", nargs="*", metavar="NAME")
     p.set_defaults(func=cmd_models_verify)
 
-    p = sub.add_parser("serve", help="serve the host over a WebSocket on 127.0.0.1")
+    p = sub.add_parser("serve", parents=[common], help="serve the host over a WebSocket on 127.0.0.1")
     p.add_argument("--ws", action="store_true", help="WebSocket transport (required)")
     p.add_argument("--port", type=int, default=DEFAULT_WS_PORT)
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN", help="another allowed Origin (repeatable)")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("token", help="print the WebSocket token (created on first use)")
+    p = sub.add_parser("token", parents=[common], help="print the WebSocket token (created on first use)")
     p.set_defaults(func=cmd_token)
-    p = sub.add_parser("doctor", help="check models, checksums and browser registrations")
+    p = sub.add_parser("doctor", parents=[common], help="check models, checksums and browser registrations")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("bench", help="benchmark decode, inference, cold start and memory")
+    p = sub.add_parser("bench", parents=[common], help="benchmark decode, inference, cold start and memory")
     p.add_argument("--images", metavar="DIR", help="folder of JPEGs to pick the ~100 KB and ~600 KB files from")
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--warmup", type=int, default=20)
@@ -346,13 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the numbers as JSON")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("soak", help="many classifications through one real host process: errors, memory, latency drift")
+    p = sub.add_parser("soak", parents=[common], help="many classifications through one real host process: errors, memory, latency drift")
     p.add_argument("--requests", type=int, default=10_000)
     p.add_argument("--images", metavar="DIR")
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=cmd_soak)
 
-    p = sub.add_parser("evaluate", help="top-1/top-5 accuracy on a labelled ImageNet sample folder")
+    p = sub.add_parser("evaluate", parents=[common], help="top-1/top-5 accuracy on a labelled ImageNet sample folder")
     p.add_argument("--data", metavar="DIR", help="folder with WNID_name.JPEG files and classes.tsv")
     p.add_argument("--model")
     p.add_argument("--resize", choices=["center_crop", "whole", "both"], default="both")
@@ -360,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("native", help="run the native messaging host on stdio (what the browser starts)")
+    p = sub.add_parser("native", parents=[common], help="run the native messaging host on stdio (what the browser starts)")
     p.add_argument("origin", nargs="?")
     p.set_defaults(func=cmd_native)
     return parser

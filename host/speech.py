@@ -71,12 +71,11 @@ class KeywordSpotter:
     """One loaded keyword model (TFLite, int8 or float input)."""
 
     def __init__(self, model_path: Path, labels_path: Path, num_threads: int = 1, name: str = "", version: str = ""):
-        from ai_edge_litert.interpreter import Interpreter
+        from .runtime import create_interpreter
 
         self.name, self.version = name, version
         try:
-            self.interpreter = Interpreter(model_path=str(model_path), num_threads=num_threads)
-            self.interpreter.allocate_tensors()
+            self.interpreter = create_interpreter(model_path, num_threads)
         except (ValueError, RuntimeError) as exc:
             raise ModelCorrupt(f"The keyword model cannot be loaded by LiteRT ({exc}).") from exc
         self._input = self.interpreter.get_input_details()[0]

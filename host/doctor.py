@@ -62,12 +62,19 @@ def check_models(report: Report, store: ModelStore) -> None:
             report.bad(f"{label}: damaged ({detail})", f"tabsense models fetch --force {spec.name}")
             continue
         try:
-            pool.get(spec.name)
+            pool.get(spec.name, spec.task)  # each model through its own task's loader
         except TabSenseError as exc:
             report.bad(f"{label}: does not load ({exc.message})", f"tabsense models fetch --force {spec.name}")
             continue
-        blessed = "blessed" if spec.blessed else "NOT blessed: the host will not serve it"
-        report.ok(f"{label}: installed, sha256 verified, loads in LiteRT, {blessed}")
+        report.ok(f"{label}: installed, sha256 verified, loads in LiteRT" + (", blessed" if spec.blessed else ""))
+        if not spec.blessed:
+            report.note(f"{label}: not blessed (it has not passed validation): {_unblessed_use(spec.task)}")
+
+
+def _unblessed_use(task: str) -> str:
+    if task in ModelPool.OPT_IN_TASKS:
+        return "the host serves it only to requests that opt in to experimental models"
+    return "the host will not serve it"
 
 
 def check_registrations(report: Report) -> None:

@@ -98,6 +98,10 @@ function render() {
       : formatString(STRINGS.enrollNotReady, { ok: Math.min(good, TAKES_PER_COMMAND) });
     section.querySelectorAll('.take').forEach((row, slot) => renderTake(row, command, slot, takes[slot], blocked));
   }
+  // What the host found wrong with the saved profile (a take missing, a damaged manifest), in its words.
+  const problems = state.profile?.problems ?? [];
+  $('profile-problems').hidden = !problems.length;
+  $('profile-problems').replaceChildren(...problems.map((text) => Object.assign(document.createElement('li'), { textContent: text })));
   const allReady = !blocked && state.commands.length > 0 && state.commands.every(isReady);
   $('all-ready').hidden = !allReady;
   $('reset').disabled = blocked || !state.profile.exists;

@@ -17,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from e2e_support import EXTENSION_URL, FRAMING, MODELS, register_script, run_install_host
+from e2e_support import EXTENSION_URL, FRAMING, MODELS, python_env, register_script, run_install_host
 from test_voice import (
     START_TIMEOUT_S, activate, active_tab, duration_s, open_three_tabs, toggle, voice_browser, voice_state,
     wait_for, wait_until_heard,
@@ -368,3 +369,21 @@ def test_a_phrase_in_another_language_is_learned(playwright, enroll_home, server
         # Only one of the two default commands is taught: the popup says so.
         assert popup_voice_line(browser) == (
             "partly", "Voice: your voice (profile) for “next tab”; generic model for the rest — less accurate")
+
+
+def test_a_damaged_profile_is_reported_on_the_page(playwright, enroll_home, clips, tmp_path_factory):
+    """A take deleted by hand: the page shows the host's sentence and the takes still there."""
+    result = subprocess.run([sys.executable, "-m", "host.cli", "enroll", "--command", "next_tab",
+                             *map(str, clips["next_tab"])], env=python_env(enroll_home), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    taken = sorted((enroll_home / "voice" / "profile" / "takes").rglob("*.wav"))
+    assert len(taken) == 3, taken
+    taken[0].unlink()
+    with browser_playing(playwright, enroll_home, tmp_path_factory, clips["next_tab"][0]) as browser:
+        page = open_enroll_page(browser)
+        assert page.evaluate("document.body.dataset.loaded") == "ok"
+        problems = page.locator("#profile-problems li")
+        assert problems.count() >= 1
+        assert problems.all_text_contents() == profile_of(page)["problems"]
+        assert page.locator(".command[data-command='next_tab']").get_attribute("data-ready") == "false"

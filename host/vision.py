@@ -209,7 +209,7 @@ def _high_depth_to_rgb(image: Image.Image, low: float, high: float) -> Image.Ima
     """16-bit and float grayscale: scale the value range to 0..255 instead of clipping."""
     array = np.asarray(image, dtype=np.float64)
     span = high - low or 1.0
-    scaled = (np.nan_to_num(array, nan=low) - low) / span * 255.0
+    scaled = (np.nan_to_num(array, nan=low, posinf=high, neginf=low) - low) / span * 255.0
     gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
     return Image.fromarray(gray).convert("RGB")
 

@@ -19,7 +19,7 @@ from support import EXTENSION_ORIGIN, PYTHON, REPO
 pytestmark = pytest.mark.slow
 
 SIDE = 4500  # 4500 x 4500 RGB, stored uncompressed: a 60.8 MB PNG
-MAX_CLASSIFY_MB = 400
+MAX_CLASSIFY_MB = 300
 MAX_REFUSE_MB = 150
 
 # Runs argv[1:] as a child, feeds it stdin (from a file, or a frame header + zeros of that

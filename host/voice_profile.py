@@ -17,6 +17,7 @@ crashes the host: takes that do not check out are left out of the matcher.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 
+from .audio import AudioTooLong
 from .errors import InvalidRequest, TabSenseError
 from .speech_embedding import MIN_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
@@ -44,7 +46,7 @@ SCHEMA = 1
 TAKES_NEEDED = 3
 MAX_TAKES = 6  # per command: replace or remove one to record more
 UNLIKE_COST = 0.1  # a clean take this far from all the command's other takes is not the same phrase
-LIKE_OTHER_COST = 0.05  # a take this close to another command's takes would be confused with it
+LIKE_OTHER_COST = 0.05  # a first take this close to another command's takes would be confused with it
 
 
 class ProfileError(TabSenseError):
@@ -67,8 +69,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def wav_bytes(audio16k: np.ndarray) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
@@ -181,8 +181,6 @@ class VoiceProfile:
         speech = signal.speech or (0, len(audio))
         clip = speech_clip(audio, speech, MIN_SAMPLES)
         vectors = [embedder.embed(version) for version in room_versions(clip)]
-        import io
-
         buffer = io.BytesIO()
         np.savez(buffer, **{f"v{i}": v for i, v in enumerate(vectors)})
         _atomic_write(path, buffer.getvalue())
@@ -210,22 +208,28 @@ class VoiceProfile:
                     take["cost_own"] = round(cost, 5)
                     if cost > UNLIKE_COST:
                         take["verdict"] = "unlike_others"
-        # Too like another command? Against the other commands' consistent takes.
+        # Too like another command? A take is flagged when it sounds more like another command's
+        # consistent takes than like its own (or, with no other take of its own yet, closer to
+        # them than LIKE_OTHER_COST): one odd take never un-readies the other command's good ones.
         usable = {c: [features[c][t["take"]] for t in takes if t["verdict"] == "ok"]
                   for c, takes in manifest["commands"].items()}
+        flagged = []
         for command, takes in manifest["commands"].items():
             for take in takes:
-                if take["verdict"] != "ok":
+                if take["verdict"] not in ("ok", "unlike_others"):  # unlike its own may be like another
                     continue
-                own_cost = take.get("cost_own", np.inf)  # none yet: only the absolute bound applies
+                own_cost = take.get("cost_own", np.inf)
                 for other, other_takes in usable.items():
                     if other == command or not other_takes:
                         continue
                     bank = TemplateBank({other: [v for t in other_takes for v in t]})
                     cost = float(best_costs(bank, features[command][take["take"]][0]).min())
-                    if cost < LIKE_OTHER_COST or (np.isfinite(own_cost) and cost < own_cost):
-                        take["verdict"], take["like"] = "like_other_command", other
+                    closer_to_other = take["verdict"] == "ok" and np.isfinite(own_cost) and cost < own_cost
+                    if cost < min(own_cost, LIKE_OTHER_COST) or closer_to_other:
+                        flagged.append((take, other))
                         break
+        for take, other in flagged:
+            take["verdict"], take["like"] = "like_other_command", other
         for command, takes in manifest["commands"].items():
             for take in takes:
                 take["message"] = MESSAGES[take["verdict"]].format(
@@ -240,8 +244,6 @@ class VoiceProfile:
         if command not in COMMANDS:
             raise InvalidRequest(f"Unknown command {command!r}; the commands are {', '.join(COMMANDS)}.")
         if len(audio16k) > MAX_TAKE_S * RATE:
-            from .audio import AudioTooLong
-
             raise AudioTooLong(f"A take may last at most {MAX_TAKE_S:.0f} seconds: say the command once.")
         with self._lock:
             manifest = self._load()

@@ -223,3 +223,13 @@ def test_the_enroll_and_listen_commands(tmp_path):
     assert answer["command"] == "next_tab" and answer["profile"]["commands"] == ["next_tab"]
     subprocess.run(tabsense + ["enroll", "--reset"], env=env, check=True, capture_output=True)
     assert not (tmp_path / "home" / "voice" / "profile").exists()
+
+
+def test_one_odd_take_does_not_unready_another_command(host):
+    enroll(host, "next_tab", "next tab")
+    enroll(host, "previous_tab", "previous tab")
+    odd = host.enroll_take({"command": "previous_tab", "audio": b64(say("next tab", speed=160)), "sample_rate": 16000})
+    assert odd["verdict"] == "like_other_command" and "“next tab”" in odd["message"]
+    summary = host.voice_profile_request({"action": "get"})
+    assert summary["ready_commands"] == ["next_tab", "previous_tab"]
+    assert [t["verdict"] for t in summary["commands"]["next_tab"]["takes"]] == ["ok", "ok", "ok"]

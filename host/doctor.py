@@ -77,6 +77,28 @@ def _unblessed_use(task: str) -> str:
     return "the host will not serve it"
 
 
+def check_voice_profile(report: Report, store: ModelStore) -> None:
+    """The personal voice profile, if any: damaged or hand-edited parts, and what is ready."""
+    from .capabilities import Capabilities
+
+    print("voice profile:")
+    profile = Capabilities(store, num_threads=1).voice_profile
+    summary = profile.summary()
+    if not summary["exists"]:
+        report.note("none yet: the generic keyword model is used (teach it: the extension's "
+                    "\"Teach TabSense your voice\", or tabsense enroll)")
+        return
+    for problem in summary["problems"]:
+        report.bad(problem, "tabsense enroll --list shows the takes; record the affected ones again, "
+                            "or tabsense enroll --reset")
+    ready = summary["ready_commands"]
+    waiting = [c for c in summary["commands"] if c not in ready]
+    if ready:
+        report.ok(f"ready for {', '.join(ready)} (profile {summary['id']})")
+    if waiting:
+        report.note(f"not ready yet: {', '.join(waiting)} (3 good takes each; tabsense enroll --list)")
+
+
 def check_registrations(report: Report) -> None:
     """Browser registrations are checked by install_host.py (stdlib only, beside the package)."""
     print("browser registrations:")
@@ -98,7 +120,9 @@ def run_doctor() -> int:
     report = Report()
     home = paths.data_home()
     check_home(report, home)
-    check_models(report, ModelStore(home))
+    store = ModelStore(home)
+    check_models(report, store)
+    check_voice_profile(report, store)
     check_registrations(report)
     if report.problems:
         print(f"{report.problems} problem(s) found.")

@@ -233,3 +233,20 @@ def test_one_odd_take_does_not_unready_another_command(host):
     summary = host.voice_profile_request({"action": "get"})
     assert summary["ready_commands"] == ["next_tab", "previous_tab"]
     assert [t["verdict"] for t in summary["commands"]["next_tab"]["takes"]] == ["ok", "ok", "ok"]
+
+
+def test_doctor_reports_a_damaged_profile(taught, tmp_path):
+    import os
+    import shutil
+    import sys
+
+    home = tmp_path / "home"
+    shutil.copytree(taught.store.home / "voice", home / "voice")
+    take = sorted((home / "voice" / "profile" / "takes" / "previous_tab").glob("*.wav"))[0]
+    take.write_bytes(b"RIFF")  # edited by hand
+    run = subprocess.run([sys.executable, "-m", "host.cli", "doctor"], capture_output=True, text=True,
+                         env={**os.environ, "TABSENSE_HOME": str(home)}, timeout=300)
+    section = run.stdout.split("voice profile:")[1].split("browser registrations:")[0]
+    assert "FAIL  The take" in section and "changed or damaged" in section
+    assert "ok    ready for next_tab" in section and "not ready yet: previous_tab" in section
+    assert "Traceback" not in run.stdout + run.stderr

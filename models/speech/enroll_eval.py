@@ -17,7 +17,8 @@ Everything goes through the host's message handlers in-process (`enroll_take`, `
 `stop_stream`: what the browser sends), one fresh TABSENSE_HOME per voice. Voices that speak German,
 French and Spanish teach their own phrases (the profile must learn what the user says).
 
-    .venv/bin/python -m models.speech.enroll_eval            # ~10 min on 2 cores; renders cached
+    .venv/bin/python -m models.speech.enroll_eval            # ~4 min on 2 cores once the renders are cached
+                                                             # (the first run renders ~1800 utterances: 5-15 min)
     .venv/bin/python -m models.speech.enroll_eval --small --voices espeak-en-us-m3 --out /tmp/ee
 
 Writes docs/speech/enrollment.md and docs/speech/enrollment.json (the full run), prints the table.
@@ -73,6 +74,10 @@ ALLISON_TEXT = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.g
 SONIC_PI_DIR = Path("/usr/share/sonic-pi/samples")
 ROOM_SOUNDS = ("ambi_", "vinyl_", "loop_")  # sonic-pi samples used as a noisy room's background
 EVAL_CACHE = CACHE_DIR / "enroll-eval"
+# Imported once before the workers fork, so every voice is heard by the same host code even if the
+# files change during a run (a handler imports some of them lazily).
+HOST_MODULES = ("host.capabilities", "host.speech", "host.voice_stream", "host.voice_profile", "host.voice_matcher",
+                "host.voice_takes", "host.speech_embedding", "host.audio", "host.store", "host.errors")
 TARGETS = {"required_recall": 0.97, "all_six_recall": 0.95, "voice_min_recall": 0.90, "false_accepts": 0.02,
            "false_triggers_per_hour": 1.0, "enroll_p95_s": 1.0, "cpu_ms_per_s": 20.0}
 
@@ -608,6 +613,20 @@ def missed_text(missed: list[str], shown: int = 6) -> str:
     return ", ".join(missed[:shown]) + more
 
 
+def host_revision() -> str:
+    """The commit the host's code comes from (and whether host/ differs from it)."""
+    from .common import REPO_ROOT
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "host"], cwd=REPO_ROOT, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" with uncommitted changes in host/" if dirty else "")
+
+
 def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> None:
     g, p = summary["generic"]["all"], summary["profile"]["all"]
     lines = [
@@ -631,6 +650,7 @@ def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> No
         lines += [f"**These are the generic keyword model's numbers only**: {summary['profile_missing']}, so the "
                   "profile columns are empty.", ""]
     gm = summary.get("generic_model") or {}
+    lines += [f"Host code: commit {summary['host_revision']}.", ""]
     lines += [f"Generic model: {gm.get('name')} v{gm.get('version')} (sensitivity {gm.get('sensitivity')}, "
               f"blessed: {gm.get('blessed')}; asked with `allow_unblessed`)."]
     if summary.get("profile_model") is not None or summary.get("profile_answer"):
@@ -713,9 +733,23 @@ def render_plans(voices: list[EvalVoice], mode: str, workers: int) -> tuple[int,
     return len(jobs), len(todo)
 
 
+def import_host() -> None:
+    import importlib
+
+    for name in HOST_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a module of the host that exists but cannot be imported is an error
+                raise
+            log.info("%s is not in this host", name)
+
+
 def run(voices: list[EvalVoice], mode: str = "full", workers: int = WORKERS, profile: bool = True,
         out: Path | None = None, command: str = "") -> dict:
     started = time.time()
+    revision = host_revision()
+    import_host()
     check_unseen(voices, training_speakers())
     missing = [v.name for v in voices if not available(v)]
     if missing:
@@ -744,6 +778,7 @@ def run(voices: list[EvalVoice], mode: str = "full", workers: int = WORKERS, pro
     results.sort(key=lambda r: order[r["voice"]])
     summary = summarise(results)
     summary["utterances"] = {"all": utterances, "rendered_now": rendered}
+    summary["host_revision"] = revision
     runtime = time.time() - started
     if out is not None:
         write_report(summary, out, command, runtime)

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 MAX_TOP_K = 1000
 MAX_CHUNK_SECONDS = 5.0
 MAX_STREAM_ID = 64
+VOICE_SECOND_OPINION = True
 
 
 @dataclass(frozen=True)
@@ -268,10 +269,25 @@ class Capabilities:
         embedder = self.pool.get("speech_embedding", "speech_embedding")
         if generic is not None:
             generic.enable(rest)
-        detector = ProfileStream(embedder, matcher, rate, commands, generic)
+        detector = ProfileStream(embedder, matcher, rate, commands, generic, self._second_opinion(generic))
         if model is None:
             model = {"name": embedder.name, "version": embedder.version, "blessed": True, "sensitivity": "normal"}
         return detector, model, {"id": matcher.id, "commands": taught}
+
+    def _second_opinion(self, generic):
+        """The generic keyword model's scores for taught commands: it only confirms a profile
+        match just above its threshold (a take said in a room the takes were not), never decides.
+        None when the generic model already runs for other commands (its scores serve) or is absent."""
+        from .speech import DetectorSettings, StreamDetector
+
+        if generic is not None or not VOICE_SECOND_OPINION:
+            return None
+        try:
+            spotter = self.pool.get(None, "keyword_spotting", allow_unblessed=True)
+        except TabSenseError:
+            return None
+        spec = self.store.registry.get(spotter.name, "keyword_spotting")
+        return StreamDetector(spotter, DetectorSettings.from_params(spec.params).only(()), 16_000)
 
     def voice_matcher(self):
         """The voice profile's matcher, or None (no profile, none ready, or it cannot be read)."""

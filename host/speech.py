@@ -150,6 +150,7 @@ class StreamDetector:
         self._quiet_until = -1.0
         self._latched: set[str] = set()  # commands that fired and have not fallen below threshold
         self.peak_probabilities: np.ndarray | None = None
+        self.last_smoothed: np.ndarray | None = None
         self._peak_score = -1.0
         self.enable(settings.commands)
 
@@ -198,6 +199,7 @@ class StreamDetector:
         self._history.append(probabilities)
         del self._history[: -max(self.settings.smoothing, 1)]
         smoothed = np.mean(self._history, axis=0)
+        self.last_smoothed = smoothed  # read by the voice profile's second opinion
         now = self.time_s
         best_command, best_score = None, 0.0
         for command, index in self._enabled:

@@ -26,6 +26,10 @@ THRESHOLD_FLOOR = 0.05
 THRESHOLD_CEILING = 0.07
 POSITIVE_MARGIN = 1.15  # threshold = this x the worst leave-one-out distance of the user's own takes
 IMPOSTOR_MARGIN = 0.85  # ...but below this x the nearest take of another command
+# Second opinion: a match up to this far above its threshold also fires when the generic keyword
+# model, which was trained on rooms and noise, gives the same command at least CONFIRM_POSTERIOR.
+CONFIRM_RATIO = 1.4
+CONFIRM_POSTERIOR = 0.7
 REARM_RATIO = 1.3  # a command fires again only after its cost rose this far above its threshold
 REFRACTORY_S = 1.0
 VECTOR_S = 0.08  # stream time per embedding vector
@@ -178,7 +182,8 @@ class PersonalDetector:
     def commands(self) -> list[str]:
         return [c for c in self.bank.commands if self.enabled is None or c in self.enabled]
 
-    def step(self, vector: np.ndarray, now_s: float) -> dict | None:
+    def step(self, vector: np.ndarray, now_s: float, confirm=None) -> dict | None:
+        """`confirm(command) -> bool`, when given, is the second opinion for near misses."""
         costs = command_costs(self.bank, self._dtw.step(unit_rows(vector[None])[0]))
         best, best_ratio, best_cost = None, np.inf, None
         for command in self.commands():
@@ -188,10 +193,18 @@ class PersonalDetector:
                 self._latched.discard(command)
             if ratio < best_ratio:
                 best, best_ratio, best_cost = command, ratio, costs[command]
-        if best is None or best_ratio > 1.0 or now_s < self._quiet_until or best in self._latched:
+        if best is None or now_s < self._quiet_until or best in self._latched:
             return None
+        confirmed = False
+        if best_ratio > 1.0:
+            if confirm is None or best_ratio > CONFIRM_RATIO or not confirm(best):
+                return None
+            confirmed = True
         self._quiet_until = now_s + self.refractory_s
         self._latched.add(best)
         # A score in [0, 1] like the generic model's: 1 at a perfect match, 0.5 at the threshold.
         score = float(1.0 / (1.0 + best_ratio))
-        return {"command": best, "score": round(score, 4), "time_s": round(now_s, 3), "cost": round(best_cost, 5)}
+        found = {"command": best, "score": round(score, 4), "time_s": round(now_s, 3), "cost": round(best_cost, 5)}
+        if confirmed:
+            found["confirmed_by"] = "generic"
+        return found

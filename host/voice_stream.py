@@ -16,7 +16,7 @@ import numpy as np
 from .audio import Resampler
 from .speech import DetectorSettings, StreamDetector
 from .speech_embedding import MIN_SAMPLES, SAMPLE_RATE, STEP_SAMPLES, EmbeddingStream, SpeechEmbedder
-from .voice_matcher import REFRACTORY_S, PersonalDetector
+from .voice_matcher import CONFIRM_POSTERIOR, REFRACTORY_S, PersonalDetector
 from .voice_profile import Matcher
 
 
@@ -29,6 +29,7 @@ class ProfileStream:
     source_rate: int
     commands: tuple[str, ...] | None = None  # enabled commands (None: all)
     generic: StreamDetector | None = None  # for enabled commands the profile does not know
+    second_opinion: StreamDetector | None = None  # the generic model's scores, never its decisions
     _personal: PersonalDetector = field(init=False)
     _embeddings: EmbeddingStream = field(init=False)
     _resampler: Resampler | None = field(init=False)
@@ -74,22 +75,34 @@ class ProfileStream:
         if self._resampler is not None:
             audio = self._resampler.process(audio)
         events = []
+        scorer = self.generic or self.second_opinion  # a second opinion alone enables no command: no events
+        generic_events = scorer.feed(audio) if scorer is not None else []
+        confirm = _confirm_with(scorer) if scorer is not None else None
         vectors = self._embeddings.feed(audio)
         first = self._embeddings.vectors - len(vectors)
         for offset, vector in enumerate(vectors):
             now = self._vector_end_s(first + offset)
-            found = self._personal.step(vector, now)
+            found = self._personal.step(vector, now, confirm)
             if found and now >= self._quiet_until:
                 self._quiet_until = now + REFRACTORY_S
                 found["source"] = "profile"
                 events.append(found)
-        if self.generic is not None:
-            for found in self.generic.feed(audio):
-                if found["time_s"] >= self._quiet_until:
-                    self._quiet_until = found["time_s"] + REFRACTORY_S
-                    found["source"] = "generic"
-                    events.append(found)
+        for found in generic_events:
+            if found["time_s"] >= self._quiet_until:
+                self._quiet_until = found["time_s"] + REFRACTORY_S
+                found["source"] = "generic"
+                events.append(found)
         return events
+
+
+def _confirm_with(opinion: StreamDetector):
+    index = opinion.spotter.command_index
+
+    def confirm(command: str) -> bool:
+        scores = opinion.last_smoothed
+        return scores is not None and command in index and float(scores[index[command]]) >= CONFIRM_POSTERIOR
+
+    return confirm
 
 
 def recognize_clip(detector, audio16k: np.ndarray) -> dict:

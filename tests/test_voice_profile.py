@@ -250,3 +250,26 @@ def test_doctor_reports_a_damaged_profile(taught, tmp_path):
     assert "FAIL  The take" in section and "changed or damaged" in section
     assert "ok    ready for next_tab" in section and "not ready yet: previous_tab" in section
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_the_second_opinion_only_confirms_near_misses_of_the_threshold():
+    """A match a little above its threshold fires only when the generic model agrees; a match
+    far above never does, and one under the threshold needs no second opinion."""
+    from host.voice_matcher import CONFIRM_RATIO, PersonalDetector, TemplateBank
+
+    template = np.eye(96, dtype=np.float32)[:4]
+    bank = TemplateBank({"next_tab": [template]})
+
+    def first_event(threshold_ratio: float, confirm) -> dict | None:
+        cost = 1.0 - 0.999  # each vector matches its template row with this cosine distance
+        detector = PersonalDetector(bank, {"next_tab": cost / threshold_ratio})
+        vectors = template * 0.999 + np.roll(template, 1, axis=1) * np.sqrt(1 - 0.999**2)
+        found = [detector.step(v, 0.08 * i, confirm) for i, v in enumerate(vectors)]
+        return next((f for f in found if f), None)
+
+    assert first_event(0.9, None)["command"] == "next_tab"
+    near = (1.0 + CONFIRM_RATIO) / 2
+    assert first_event(near, None) is None
+    assert first_event(near, lambda command: False) is None
+    assert first_event(near, lambda command: command == "next_tab")["confirmed_by"] == "generic"
+    assert first_event(CONFIRM_RATIO * 1.2, lambda command: True) is None

@@ -2,8 +2,10 @@
 
 Each measurement is a fresh process that loads the real default classifier, reads the
 files and classifies them (several at once on threads, as the host's workers do); its peak
-is the whole process's ru_maxrss, baseline included. The pictures are a sample photo
-enlarged to 8660 x 5773, written once by another process.
+is the whole process's ru_maxrss, baseline included, read by a slim parent process: Linux
+keeps the high-water mark across exec, so a child started straight from the test process
+would report the test's own pages. The pictures are a sample photo enlarged to 8660 x 5773,
+written once by another process.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ big.convert("CMYK").save(out / "cmyk.jpg", quality=90)
 
 # Classifies argv[1:] at once, one thread each, with the real default classifier.
 PROBE = r"""
-import json, resource, sys, threading
+import json, sys, threading
 from pathlib import Path
 from host.capabilities import ModelPool
 from host.store import ModelStore
@@ -68,7 +70,17 @@ def run(i):
 threads = [threading.Thread(target=run, args=(i,)) for i in range(len(datas))]
 for t in threads: t.start()
 for t in threads: t.join()
-print(json.dumps({"labels": labels, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps(labels))
+"""
+
+# Runs the probe (argv[1:]) as its child and reports the child's labels and peak RSS.
+WRAPPER = r"""
+import json, resource, subprocess, sys
+run = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, text=True)
+if run.returncode:
+    sys.exit(run.returncode)
+print(json.dumps({"labels": json.loads(run.stdout),
+                  "peak_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 
@@ -85,7 +97,7 @@ def pictures(tmp_path_factory):
 
 
 def peak(host_env, *files) -> dict:
-    run = subprocess.run([PYTHON, "-c", PROBE, *map(str, files)], capture_output=True, text=True,
+    run = subprocess.run([PYTHON, "-c", WRAPPER, PYTHON, "-c", PROBE, *map(str, files)], capture_output=True, text=True,
                          env=host_env, cwd=REPO, timeout=280)
     assert run.returncode == 0, run.stderr
     return json.loads(run.stdout)

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ModelCorrupt
+from .runtime import native_stderr_to_log
+
 SAMPLE_RATE = 16_000
 MEL_HOP = 160
 MEL_FFT = 512
@@ -36,8 +39,13 @@ class SpeechEmbedder:
         from ai_edge_litert.interpreter import Interpreter
 
         self.name, self.version = name, version
-        self._mel = Interpreter(model_path=str(mel_path), num_threads=1)
-        self._embed = Interpreter(model_path=str(model_path), num_threads=1)
+        # Tensors are allocated per input length below (the mel layer cannot at its default [1, 1]).
+        try:
+            with native_stderr_to_log():
+                self._mel = Interpreter(model_path=str(mel_path), num_threads=1)
+                self._embed = Interpreter(model_path=str(model_path), num_threads=1)
+        except (RuntimeError, ValueError) as exc:
+            raise ModelCorrupt(f"The speech front end {name} v{version} cannot be loaded ({exc}).") from exc
         self._mel_samples = self._embed_batch = None
         self._lock = threading.Lock()
 
@@ -49,7 +57,8 @@ class SpeechEmbedder:
         with self._lock:
             if self._mel_samples != len(x):
                 self._mel.resize_tensor_input(0, [1, len(x)], strict=True)
-                self._mel.allocate_tensors()
+                with native_stderr_to_log():
+                    self._mel.allocate_tensors()
                 self._mel_samples = len(x)
             self._mel.set_tensor(self._mel.get_input_details()[0]["index"], (x * 32767.0)[None])
             self._mel.invoke()
@@ -65,7 +74,8 @@ class SpeechEmbedder:
         with self._lock:
             if self._embed_batch != count:
                 self._embed.resize_tensor_input(0, [count, MEL_WINDOW, 32, 1], strict=True)
-                self._embed.allocate_tensors()
+                with native_stderr_to_log():
+                    self._embed.allocate_tensors()
                 self._embed_batch = count
             self._embed.set_tensor(self._embed.get_input_details()[0]["index"],
                                    np.ascontiguousarray(windows[..., None], dtype=np.float32))

@@ -307,7 +307,7 @@ def enroll_voice(host: Host, voice: EvalVoice, plan: list[Item], rng: np.random.
         answer, seconds = host.enroll(command, enroll_audio(load(item.render), rng), replace)
         latencies.append(seconds)
         verdicts[answer.get("verdict")] += 1
-        if answer.get("verdict") != "ok":
+        if answer.get("verdict") != "ok" and f"{command}: {answer.get('message')}" not in messages:
             messages.append(f"{command}: {answer.get('message')}")
         return answer
 
@@ -555,13 +555,13 @@ def frac(pair) -> str:
 
 
 def metric_table(summary: dict) -> list[str]:
-    g, p = summary["generic"]["all"], summary["profile"]["all"]
-    ge = summary["generic"]["english"]
-    lines = ["| metric | target | generic model, English voices | generic model, all voices | with the profile, all voices |",
-             "|---|---|---|---|---|"]
+    columns = [summary["generic"]["english"], summary["generic"]["all"], summary["profile"]["english"],
+               summary["profile"]["all"]]
+    lines = ["| metric | target | generic model, English voices | generic model, all voices | "
+             "with the profile, English voices | with the profile, all voices |", "|---|---|---|---|---|---|"]
 
     def row(name, target, fn):
-        vals = [fn(x) if x else "–" for x in (ge, g, p)]
+        vals = [fn(x) if x else "–" for x in columns]
         lines.append(f"| {name} | {target} | " + " | ".join(vals) + " |")
 
     row("voices", ">= 12", lambda o: str(o["voices"]))
@@ -580,7 +580,7 @@ def metric_table(summary: dict) -> list[str]:
         lambda o: f"{o['cpu_ms_per_s']['mean']:.1f} / {o['cpu_ms_per_s']['max']:.1f} ms")
     row("command words inside a longer phrase detected (info)", "", lambda o: frac(o["embedded_detected"]))
     lat = summary["enroll_latency_s"]
-    lines.append(f"| profile build: enroll_take latency p50 / p95 | <= 1 s | | | "
+    lines.append(f"| profile build: enroll_take latency p50 / p95 | <= 1 s | | | | "
                  + (f"{1000 * lat['p50']:.0f} / {1000 * lat['p95']:.0f} ms ({lat['n']} takes)" if lat else "–") + " |")
     return lines
 
@@ -628,7 +628,6 @@ def host_revision() -> str:
 
 
 def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> None:
-    g, p = summary["generic"]["all"], summary["profile"]["all"]
     lines = [
         "# Voice commands on unseen voices: the generic keyword model vs the personal profile",
         "",

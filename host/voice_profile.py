@@ -23,7 +23,6 @@ import logging
 import os
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 import wave
@@ -35,6 +34,7 @@ import numpy as np
 
 from .audio import AudioTooLong
 from .errors import InvalidRequest, TabSenseError
+from .files import atomic_write
 from .speech_embedding import MIN_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
 from .voice_matcher import Calibration, TemplateBank, best_costs, calibrate
@@ -52,20 +52,6 @@ LIKE_OTHER_COST = 0.05  # a first take this close to another command's takes wou
 class ProfileError(TabSenseError):
     code = "voice_profile"
     default_message = "The voice profile cannot be used."
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def wav_bytes(audio16k: np.ndarray) -> bytes:
@@ -161,7 +147,7 @@ class VoiceProfile:
 
     def _save(self, manifest: dict) -> None:
         manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        _atomic_write(self.manifest_path, json.dumps(manifest, indent=1).encode())
+        atomic_write(self.manifest_path, json.dumps(manifest, indent=1).encode())
 
     # --- features -----------------------------------------------------------------------
 
@@ -183,7 +169,7 @@ class VoiceProfile:
         vectors = [embedder.embed(version) for version in room_versions(clip)]
         buffer = io.BytesIO()
         np.savez(buffer, **{f"v{i}": v for i, v in enumerate(vectors)})
-        _atomic_write(path, buffer.getvalue())
+        atomic_write(path, buffer.getvalue())
         return vectors
 
     # --- verdicts -----------------------------------------------------------------------
@@ -259,7 +245,7 @@ class VoiceProfile:
             signal = inspect_take(audio16k)
             data = wav_bytes(audio16k)
             take_id = secrets.token_hex(4)
-            _atomic_write(self.root / "takes" / command / f"{take_id}.wav", data)
+            atomic_write(self.root / "takes" / command / f"{take_id}.wav", data)
             entry = {"take": take_id, "sha256": hashlib.sha256(data).hexdigest(),
                      "seconds": round(len(audio16k) / RATE, 3), "signal": signal.verdict}
             if replace is not None:

@@ -11,28 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from host import paths
+from host.files import atomic_write
 from host.store import ModelSpec
 
 from . import config
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
 
 
 def model_dir(home: Path, name: str, version: str = config.MODEL_VERSION) -> Path:
@@ -45,7 +30,7 @@ def install_file(home: Path, name: str, file_name: str, data: bytes,
     if Path(file_name).name != file_name:
         raise ValueError(f"Model file names must be bare names, not {file_name!r}.")
     target = model_dir(home, name, version) / file_name
-    _atomic_write(target, data)
+    atomic_write(target, data)
     return {"path": file_name, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
@@ -117,5 +102,5 @@ def register(home: Path, entries: list[dict]) -> Path:
         by_name[entry["name"]] = entry
     document["models"] = list(by_name.values())
     path = paths.local_registry_path(home)
-    _atomic_write(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
+    atomic_write(path, (json.dumps(document, indent=2) + "\n").encode("utf-8"))
     return path

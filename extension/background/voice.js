@@ -11,6 +11,7 @@ import { closeOffscreen, offscreenJobs, openOffscreen, sendToOffscreen } from '.
 import { DEFAULT_SETTINGS, getSettings } from './settings.js';
 import { runTabCommand } from './tab-commands.js';
 import { readVoiceProfile } from './voice-profile.js';
+import { microphoneErrorCode } from './microphone-errors.js';
 
 const { STRINGS } = globalThis;
 export const MICROPHONE_PORT = 'microphone';
@@ -23,16 +24,6 @@ const ICONS = {
 };
 const BADGE_COLOR = '#dc2626';
 const KEEP_RECENT = 10; // commands heard, newest last
-
-// getUserMedia failures (DOMException names) -> our codes; the rest is microphone_failed.
-const MICROPHONE_ERRORS = {
-  NotAllowedError: 'microphone_denied',
-  SecurityError: 'microphone_denied',
-  NotFoundError: 'microphone_missing',
-  OverconstrainedError: 'microphone_missing',
-  NotReadableError: 'microphone_busy',
-  AbortError: 'microphone_busy',
-};
 
 let capture = null; // the stream being forwarded: {id, rate, samples, lastChunk, timeoutMs, sensitivity, stats}
 let steps = Promise.resolve(); // start, stop and restore run one at a time
@@ -239,7 +230,7 @@ function captureStarted({ stream, sampleRate }) {
 }
 
 async function captureFailed(name) {
-  const code = MICROPHONE_ERRORS[name] || 'microphone_failed';
+  const code = microphoneErrorCode(name);
   if (code === 'microphone_denied') {
     // The grant was taken back in the browser's settings: ask again on the permission page.
     await chrome.storage.local.set({ microphoneGranted: false });

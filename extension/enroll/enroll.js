@@ -5,19 +5,11 @@
 import { getSettings } from '../background/settings.js';
 import { toBase64, toWavBlob } from './pcm.js';
 import { recordTake } from './take-recorder.js';
+import { microphoneErrorCode } from '../background/microphone-errors.js';
 
 const { STRINGS, formatString } = globalThis;
 const $ = (id) => document.getElementById(id);
 const TAKES_PER_COMMAND = 3;
-// getUserMedia failures (DOMException names) -> STRINGS.enrollErrors codes.
-const MICROPHONE_ERRORS = {
-  NotAllowedError: 'microphone_denied',
-  SecurityError: 'microphone_denied',
-  NotFoundError: 'microphone_missing',
-  OverconstrainedError: 'microphone_missing',
-  NotReadableError: 'microphone_busy',
-  AbortError: 'microphone_busy',
-};
 
 const state = {
   commands: [], // the enabled commands, one section each
@@ -201,7 +193,7 @@ async function record(command, slot) {
         },
       });
     } catch (error) {
-      const code = MICROPHONE_ERRORS[error?.name] || 'microphone_failed';
+      const code = microphoneErrorCode(error?.name);
       throw { code, ...STRINGS.enrollErrors[code] };
     } finally {
       level.style.width = '0';

@@ -273,3 +273,35 @@ def test_the_second_opinion_only_confirms_near_misses_of_the_threshold():
     assert first_event(near, lambda command: False) is None
     assert first_event(near, lambda command: command == "next_tab")["confirmed_by"] == "generic"
     assert first_event(CONFIRM_RATIO * 1.2, lambda command: True) is None
+
+
+def _wav(samples: np.ndarray, rate: int, channels: int, width: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(channels)
+        out.setsampwidth(width)
+        out.setframerate(rate)
+        if width == 1:
+            out.writeframes((np.clip(samples, -1, 1) * 127 + 128).astype(np.uint8).tobytes())
+        else:
+            out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return buffer.getvalue()
+
+
+def test_takes_in_any_wav_layout_and_a_nan_take_is_refused(host):
+    import struct
+
+    take = say("next tab", rate=22050)
+    stereo_8bit = _wav(np.repeat(take, 2), 22050, 2, 1)
+    answer = host.enroll_take({"command": "next_tab", "audio": base64.b64encode(stereo_8bit).decode()})
+    assert answer["verdict"] == "ok"
+    floats = np.full(1600, np.nan, "<f4").tobytes()
+    fmt = struct.pack("<HHIIHH", 3, 1, 16000, 64000, 4, 32)
+    nan_wav = (b"RIFF" + struct.pack("<I", 36 + len(floats)) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
+               + b"data" + struct.pack("<I", len(floats)) + floats)
+    with pytest.raises(TabSenseError) as error:
+        host.enroll_take({"command": "next_tab", "audio": base64.b64encode(nan_wav).decode()})
+    assert error.value.code == "bad_audio"
+    assert len(host.voice_profile_request({"action": "get"})["commands"]["next_tab"]["takes"]) == 1

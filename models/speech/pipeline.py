@@ -1,7 +1,7 @@
 """The whole keyword-model pipeline in one command: generate -> train (+ int8 export) ->
 evaluate (thresholds, PocketSphinx baseline, blessing) -> publish.
 
-    .venv/bin/python -m models.speech all --seed 1          # full run: 47 min measured on the shared 2-core machine
+    .venv/bin/python -m models.speech all --seed 1          # full run: 48 min measured on the shared 2-core machine
     .venv/bin/python -m models.speech all --small           # tiny set, ~1-3 min
     .venv/bin/python -m models.speech generate|train|evaluate|publish [--small] [--seed N]
     .venv/bin/python -m models.speech all --no-mine         # without hard-negative mining (an ablation)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .speech_params import COMMANDS, HOP_FRAMES, WINDOW_FRAMES, WINDOW_SAMPLES
 log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.8
 MAX_SMOOTHING = 20  # windows: 2 s
+RECENT_WINDOWS = 5  # the last 0.5 s of smoothed scores, kept for a second opinion
 # What a user can choose (the extension's options): the model lab tunes one set of thresholds per
 # level on its validation voices ("low": fewer mistaken switches, "high": fewer missed commands).
 SENSITIVITIES = ("low", "normal", "high")
@@ -150,7 +152,7 @@ class StreamDetector:
         self._quiet_until = -1.0
         self._latched: set[str] = set()  # commands that fired and have not fallen below threshold
         self.peak_probabilities: np.ndarray | None = None
-        self.last_smoothed: np.ndarray | None = None
+        self.recent_smoothed: deque = deque(maxlen=RECENT_WINDOWS)  # read by the voice profile's second opinion
         self._peak_score = -1.0
         self.enable(settings.commands)
 
@@ -199,7 +201,7 @@ class StreamDetector:
         self._history.append(probabilities)
         del self._history[: -max(self.settings.smoothing, 1)]
         smoothed = np.mean(self._history, axis=0)
-        self.last_smoothed = smoothed  # read by the voice profile's second opinion
+        self.recent_smoothed.append(smoothed)
         now = self.time_s
         best_command, best_score = None, 0.0
         for command, index in self._enabled:

@@ -99,8 +99,10 @@ def _confirm_with(opinion: StreamDetector):
     index = opinion.spotter.command_index
 
     def confirm(command: str) -> bool:
-        scores = opinion.last_smoothed
-        return scores is not None and command in index and float(scores[index[command]]) >= CONFIRM_POSTERIOR
+        # Over the last half second: the two models peak at slightly different moments of a phrase.
+        if command not in index or not opinion.recent_smoothed:
+            return False
+        return max(float(scores[index[command]]) for scores in opinion.recent_smoothed) >= CONFIRM_POSTERIOR
 
     return confirm
 

@@ -182,17 +182,19 @@ def enroll_audio(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def test_audio(clip: np.ndarray, condition: str, rng: np.random.Generator, room_sounds: list[np.ndarray],
-               which: int = 0) -> tuple[np.ndarray, str]:
-    """lead + take + tail as the microphone hears it in `condition` (natural = clean)."""
+               which: int = 0, room: str = "both") -> tuple[np.ndarray, str]:
+    """lead + take + tail as the microphone hears it in `condition` (natural = clean); `room` says what
+    a noisy room adds: both reverb and noise (the evaluation), or one of them (to tell which one costs)."""
     lead, tail = int(LEAD_S * SAMPLE_RATE), int(TAIL_S * SAMPLE_RATE)
     speech = np.concatenate([np.zeros(lead, np.float32), clip, np.zeros(tail, np.float32)])
     note = ""
     if condition == "quiet":
         speech = speech * augment.db_to_gain(QUIET_DB)
     if condition == "noisy":
-        wet = sox_reverb(speech)
+        wet = sox_reverb(speech) if room in ("both", "reverb") else speech
         noise, note = room_noise(len(wet), rng, room_sounds, which)
-        audio = augment.mix_at_snr(wet, noise, ROOM_SNR_DB, augment.rms(clip))
+        audio = (augment.mix_at_snr(wet, noise, ROOM_SNR_DB, augment.rms(clip)) if room in ("both", "noise")
+                 else wet + floor_noise(len(wet), rng))
     else:
         audio = speech + floor_noise(len(speech), rng)
     peak = float(np.max(np.abs(audio)))
@@ -339,7 +341,7 @@ def score_takes(host: Host, voice: EvalVoice, plan: list[Item], allow_unblessed:
     room = _G["room_sounds"]
     takes, negatives, embedded = [], [], []
     for n, item in enumerate(i for i in plan if i.kind in ("test", "near_miss", "sentence", "embedded")):
-        audio, note = test_audio(load(item.render), item.condition, rng, room, n)
+        audio, note = test_audio(load(item.render), item.condition, rng, room, n, _G.get("room", "both"))
         events = host.stream(audio, COMMANDS, allow_unblessed)
         fired = [e["command"] for e in events]
         row = {"text": item.render.text, "fired": fired}
@@ -645,6 +647,8 @@ def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> No
         "its own sentences, sonic-pi music and ambience and gaps over a noise floor.",
         "",
     ]
+    if summary.get("room", "both") != "both":
+        lines += [f"**Ablation**: the noisy-room takes get only the {summary['room']} (`--room {summary['room']}`).", ""]
     if summary.get("profile_missing"):
         lines += [f"**These are the generic keyword model's numbers only**: {summary['profile_missing']}, so the "
                   "profile columns are empty.", ""]
@@ -745,7 +749,7 @@ def import_host() -> None:
 
 
 def run(voices: list[EvalVoice], mode: str = "full", workers: int = WORKERS, profile: bool = True,
-        out: Path | None = None, command: str = "") -> dict:
+        out: Path | None = None, command: str = "", room: str = "both") -> dict:
     started = time.time()
     revision = host_revision()
     import_host()
@@ -756,7 +760,7 @@ def run(voices: list[EvalVoice], mode: str = "full", workers: int = WORKERS, pro
         voices = [v for v in voices if available(v)]
     utterances, rendered = render_plans(voices, mode, workers)
     allison, sonic = background_material(workers)
-    _G.update(allison=[(a, m["text"] or m["name"]) for a, m in allison.items()],
+    _G.update(room=room, allison=[(a, m["text"] or m["name"]) for a, m in allison.items()],
               sounds=[(a, m["name"]) for a, m in sonic.items()],
               room_sounds=[a for a, m in sonic.items() if m["name"].startswith(ROOM_SOUNDS)],
               sentences=[i.render for v in voices for i in plan_voice(v, mode) if i.kind == "sentence"])
@@ -778,6 +782,7 @@ def run(voices: list[EvalVoice], mode: str = "full", workers: int = WORKERS, pro
     summary = summarise(results)
     summary["utterances"] = {"all": utterances, "rendered_now": rendered}
     summary["host_revision"] = revision
+    summary["room"] = room
     runtime = time.time() - started
     if out is not None:
         write_report(summary, out, command, runtime)
@@ -792,16 +797,18 @@ def main(argv=None) -> None:
     parser.add_argument("--small", action="store_true", help="fewer near misses and sentences, a short stream")
     parser.add_argument("--no-profile", action="store_true", help="the generic keyword model only")
     parser.add_argument("--workers", type=int, default=WORKERS)
+    parser.add_argument("--room", choices=["both", "reverb", "noise"], default="both",
+                        help="what the noisy-room takes get (an ablation: reverb or noise alone)")
     parser.add_argument("--out", type=Path, help="where the report goes (default: docs/speech for the full run, "
                                                  "else models/speech/.cache/enroll-eval/report)")
     args = parser.parse_args(argv)
     setup_logging()
     voices = find(args.voices.split(",")) if args.voices else VOICES
-    full = not args.voices and not args.small
+    full = not args.voices and not args.small and args.room == "both"
     out = args.out or (DOCS_DIR if full else EVAL_CACHE / "report")
     command = ".venv/bin/python -m models.speech.enroll_eval" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
                                                                  if (argv if argv is not None else sys.argv[1:]) else "")
-    summary = run(voices, "small" if args.small else "full", args.workers, not args.no_profile, out, command)
+    summary = run(voices, "small" if args.small else "full", args.workers, not args.no_profile, out, command, args.room)
     print_table(summary)
     print(f"enroll_eval: {len(voices)} voices, {summary['runtime_s'] / 60:.1f} min; report in {out}")
 

@@ -55,12 +55,6 @@ def test_a_negative_with_a_command_inside_is_caught():
     assert eval_voices.command_in("next stop", "en") is None
 
 
-def host_has_profiles() -> bool:
-    from host.capabilities import Capabilities
-
-    return hasattr(Capabilities, "enroll_take")
-
-
 @pytest.fixture(scope="module")
 def one_voice_run(tmp_path_factory):
     if not shutil.which("espeak-ng") or not shutil.which("sox"):
@@ -87,8 +81,6 @@ def test_one_voice_generic_model(one_voice_run):
 
 @pytest.mark.slow
 def test_one_voice_enrolls_and_listens_with_its_profile(one_voice_run):
-    if not host_has_profiles():
-        pytest.skip("the host has no enroll_take yet")
     _, summary, _ = one_voice_run
     row = summary["voices"][0]
     assert row["enroll"]["ready"] == len(COMMANDS), row["enroll"]

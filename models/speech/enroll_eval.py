@@ -642,8 +642,12 @@ def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> No
         "is not `ok` is said again, replacing it). Its 3 test takes per command are at another speed and pitch: "
         f"one clean, one in a noisy room (sox `{' '.join(REVERB)}`, then a sonic-pi recording or brown/pink noise at "
         f"{ROOM_SNR_DB:g} dB SNR), one quiet ({QUIET_DB:g} dB), each streamed alone with {LEAD_S:g} s before and "
-        f"{TAIL_S:g} s after. A hit is the right command and no other; any command on a near miss or sentence is a "
-        "false accept. The long stream per voice mixes Allison's telephone prompts, the other voices' sentences, "
+        f"{TAIL_S:g} s after (speed and pitch: " + "; ".join(f"{k} {1 / st:.2f}x {c:+d} cents" for k, st, c in TEST_TAKES)
+        + "; enrollment " + ", ".join(f"{1 / st:.2f}x {c:+d} cents" for st, c in ENROLL_TAKES) + "). "
+        "A hit is the right command and no other; any command on a near miss or sentence is a false accept. "
+        "Phrases that hold a command's exact words (\"go back home\", \"reload the dishwasher\", \"new tab? no\") are "
+        "positives under TabSense's labelling policy: they are counted apart, for information, never as false accepts. "
+        "The long stream per voice mixes Allison's telephone prompts, the other voices' sentences, "
         "its own sentences, sonic-pi music and ambience and gaps over a noise floor.",
         "",
     ]

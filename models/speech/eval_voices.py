@@ -46,6 +46,8 @@ class EvalVoice:
 
 
 _HELD_OUT = "an espeak-ng variant of the keyword model's test split (never trained on)"
+_KOKORO = ("a Kokoro-82M style (a real Japanese speaker) speaking espeak-ng's English phonemes; "
+           "the published keyword model never used Kokoro")
 VOICES = [
     EvalVoice("piper:joe", "piper", "joe", "en", "natural:joe",
               "Piper's neural US voice: a test voice of the keyword model, never trained on"),
@@ -54,13 +56,13 @@ VOICES = [
     EvalVoice("flite:rms", "flite", "rms", "en", "natural:rms",
               "US recorded-speaker voice: the keyword model's validation voice (thresholds tuned on it), never trained on"),
     EvalVoice("kokoro:jf_alpha/en-us", "kokoro", "jf_alpha", "en", "kokoro:jf_alpha",
-              "Kokoro-82M style of a real speaker: not in the published recipe", phonemes="en-us"),
+              _KOKORO, phonemes="en-us"),
     EvalVoice("kokoro:jf_gongitsune/en-gb", "kokoro", "jf_gongitsune", "en", "kokoro:jf_gongitsune",
-              "Kokoro-82M style of a real speaker: not in the published recipe", phonemes="en-gb"),
+              _KOKORO, phonemes="en-gb"),
     EvalVoice("kokoro:jf_nezumi/en-us", "kokoro", "jf_nezumi", "en", "kokoro:jf_nezumi",
-              "Kokoro-82M style of a real speaker: not in the published recipe", phonemes="en-us"),
+              _KOKORO, phonemes="en-us"),
     EvalVoice("kokoro:jm_kumo/en-gb-x-rp", "kokoro", "jm_kumo", "en", "kokoro:jm_kumo",
-              "Kokoro-82M style of a real speaker: not in the published recipe", phonemes="en-gb-x-rp"),
+              _KOKORO, phonemes="en-gb-x-rp"),
     EvalVoice("espeak:en-us+m3", "espeak", "en-us+m3", "en", "espeak:m3", _HELD_OUT, speed=165, pitch=45),
     EvalVoice("espeak:en-gb-scotland+linda", "espeak", "en-gb-scotland+linda", "en", "espeak:linda", _HELD_OUT,
               speed=160, pitch=55),
@@ -82,7 +84,7 @@ VOICES = [
     EvalVoice("espeak:es+edward2", "espeak", "es+edward2", "es", "espeak:edward2",
               "speaks Spanish phrases the user teaches; test-split variant", speed=170, pitch=50),
     EvalVoice("kokoro:jf_tebukuro/es", "kokoro", "jf_tebukuro", "es", "kokoro:jf_tebukuro",
-              "speaks Spanish phrases the user teaches; Kokoro-82M style not in the published recipe", phonemes="es"),
+              "speaks Spanish phrases the user teaches; a Kokoro-82M style the published keyword model never used", phonemes="es"),
 ]
 
 # What each language's user teaches for the six commands.

@@ -23,3 +23,12 @@ def require_command(command: str, package: str) -> None:
 def require_path(path: Path, package: str, what: str) -> None:
     if not path.exists():
         raise MissingPackage(f"No {what} at {path}: install the Debian package {package}")
+
+
+def installs(prepare) -> bool:
+    """Whether `prepare(set())` finds everything it needs (an engine's `available()`)."""
+    try:
+        prepare(set())
+    except MissingPackage:
+        return False
+    return True

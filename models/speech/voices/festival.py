@@ -9,7 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..missing import MissingPackage, require_command, require_path
+from ..missing import MissingPackage, installs, require_command, require_path
 from .job import Job, pitch_effect
 
 NAME = "festival"
@@ -26,11 +26,7 @@ LEXICONS = {Path("/usr/share/festival/dicts/cmu"): "festlex-cmu",
 
 
 def available() -> bool:
-    try:
-        prepare(set())
-    except MissingPackage:
-        return False
-    return True
+    return installs(prepare)
 
 
 def prepare(voices: set[str]) -> None:

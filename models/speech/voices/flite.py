@@ -7,7 +7,7 @@ import subprocess
 from functools import cache
 from pathlib import Path
 
-from ..missing import MissingPackage, require_command
+from ..missing import MissingPackage, installs, require_command
 from .job import Job, pitch_effect
 
 NAME = "flite"
@@ -22,11 +22,7 @@ def _voices() -> frozenset[str]:
 
 
 def available() -> bool:
-    try:
-        prepare(set())
-    except MissingPackage:
-        return False
-    return True
+    return installs(prepare)
 
 
 def prepare(voices: set[str]) -> None:

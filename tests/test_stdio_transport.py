@@ -100,6 +100,17 @@ def answers(sink: Sink) -> list[dict]:
     return frames
 
 
+def serve(capabilities, stream) -> tuple[int, list[dict]]:
+    """Run the real stdio loop over `stream` to its end: (exit code, the answers written)."""
+    sink = Sink()
+    dispatcher = Dispatcher(capabilities)
+    try:
+        code = stdio.serve_thread(stream, sink, dispatcher)
+    finally:
+        dispatcher.close()
+    return code, answers(sink)
+
+
 def test_serve_answers_every_request_once_and_only_with_frames(capabilities):
     stream = io.BytesIO(frames_of(
         {"id": 1, "type": "ping"},
@@ -107,13 +118,8 @@ def test_serve_answers_every_request_once_and_only_with_frames(capabilities):
         b"not json", {"id": 7, "type": "nope"}, {"id": 8, "type": "classify_image", "image": "@@"},
         {"id": 9, "type": "ping"},
     ))
-    sink = Sink()
-    dispatcher = Dispatcher(capabilities)
-    try:
-        assert stdio.serve_thread(stream, sink, dispatcher) == 0
-    finally:
-        dispatcher.close()
-    got = answers(sink)
+    code, got = serve(capabilities, stream)
+    assert code == 0
     by_id = {a["id"]: a for a in got}
     assert len(got) == 9 and set(by_id) == {1, "c0", "c1", "c2", "c3", None, 7, 8, 9}
     assert all(by_id[f"c{i}"]["result"]["labels"][0]["label"] == "tench" for i in range(4))
@@ -127,13 +133,7 @@ def test_serve_answers_what_came_before_a_bad_length_then_says_why(capabilities)
     stream = io.BytesIO(frames_of({"id": 1, "type": "ping"},
                                   {"id": 2, "type": "classify_image", "image": PHOTO_B64})
                         + struct.pack("=I", 64 * 1024 * 1024 + 1) + b"{}")
-    sink = Sink()
-    dispatcher = Dispatcher(capabilities)
-    try:
-        stdio.serve_thread(stream, sink, dispatcher)
-    finally:
-        dispatcher.close()
-    got = answers(sink)
+    _, got = serve(capabilities, stream)
     assert {a["id"] for a in got[:2]} == {1, 2} and all(a["ok"] for a in got[:2])
     assert got[-1]["id"] is None and got[-1]["error"]["code"] == "message_too_large"
 
@@ -228,13 +228,8 @@ def test_a_lone_surrogate_is_answered_and_the_host_keeps_serving(capabilities):
     stream = io.BytesIO(frames_of(b'{"id": "\\ud800", "type": "ping"}',
                                   b'{"id": 5, "type": "classify_image", "model": "\\udfff"}',
                                   {"id": 6, "type": "ping"}))
-    sink = Sink()
-    dispatcher = Dispatcher(capabilities)
-    try:
-        assert stdio.serve_thread(stream, sink, dispatcher) == 0
-    finally:
-        dispatcher.close()
-    got = answers(sink)
+    code, got = serve(capabilities, stream)
+    assert code == 0
     assert got[:2] == [{"id": None, "ok": False, "error": LONE_SURROGATE_ERROR},
                        {"id": 5, "ok": False, "error": LONE_SURROGATE_ERROR}]
     assert got[2]["id"] == 6 and got[2]["ok"] and len(got) == 3

@@ -20,3 +20,13 @@ def sample(name_fragment: str) -> Path:
     matches = sorted(SAMPLES.glob(f"*{name_fragment}*.JPEG"))
     assert matches, f"no sample image matches {name_fragment!r}"
     return matches[0]
+
+
+def sample_folder(root: Path, count: int) -> Path:
+    """A folder with the first `count` sample photos and classes.tsv (symlinks), as the lab reads it."""
+    folder = root / "samples"
+    folder.mkdir()
+    (folder / "classes.tsv").symlink_to(SAMPLES / "classes.tsv")
+    for photo in sorted(SAMPLES.glob("*.JPEG"))[:count]:
+        (folder / photo.name).symlink_to(photo)
+    return folder

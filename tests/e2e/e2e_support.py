@@ -319,3 +319,12 @@ def start_ws_server(home: Path, timeout_s: float = 30.0, port: int | None = None
                 raise RuntimeError(f"tabsense serve --ws did not start listening: {log.read_text()[-500:]}")
             time.sleep(0.1)
 
+
+def wait_for(check, timeout: float, what: str):
+    """Poll `check()` until it returns something true (returned), failing the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+    return value

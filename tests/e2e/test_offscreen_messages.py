@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from e2e_support import PHOTOS, SAMPLES, img_page, launch
+from e2e_support import PHOTOS, SAMPLES, img_page, launch, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -63,15 +63,6 @@ def message(kind: str, image: str = "") -> dict:
 
 def microphone_ports(browser) -> dict:
     return browser.sw.evaluate("self.microphonePorts")
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def settled(browser) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e_support import FRAMING, kill_and_wait, launch, register_script
+from e2e_support import FRAMING, kill_and_wait, launch, register_script, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -72,15 +72,6 @@ def stand_in(playwright, tmp_path):
     yield start
     for browser in started:
         browser.context.close()
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 def session(browser, key: str):

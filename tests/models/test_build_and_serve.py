@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from models import config
-from support import SAMPLES, SHARED_MODELS
+from support import SAMPLES, SHARED_MODELS, sample_folder
 
 SOURCE = "mobilenet_v1_0.25_224"
 PHOTOS = 20  # every 5th (4) calibrates, 16 evaluate
@@ -28,11 +28,7 @@ def lab(tmp_path_factory):
     from models.build import build_all
 
     root = tmp_path_factory.mktemp("lab")
-    samples = root / "samples"
-    samples.mkdir()
-    (samples / "classes.tsv").symlink_to(SAMPLES / "classes.tsv")
-    for photo in sorted(SAMPLES.glob("*.JPEG"))[:PHOTOS]:
-        (samples / photo.name).symlink_to(photo)
+    samples = sample_folder(root, PHOTOS)
     home = root / "home"
     results = build_all(SHARED_MODELS, home, samples, [SOURCE], analyses=False, progress=lambda message: None)
     return {"home": home, "samples": samples, "results": results,

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from support import SAMPLES, SHARED_MODELS
+from support import SHARED_MODELS, sample_folder
 
 PHOTOS = 20  # every 5th (4) is a calibration photo, 16 evaluate
 
@@ -41,11 +41,7 @@ def lab(tmp_path_factory):
     from models.ensemble import build_ensemble
 
     root = tmp_path_factory.mktemp("ensemble-lab")
-    samples = root / "samples"
-    samples.mkdir()
-    (samples / "classes.tsv").symlink_to(SAMPLES / "classes.tsv")
-    for photo in sorted(SAMPLES.glob("*.JPEG"))[:PHOTOS]:
-        (samples / photo.name).symlink_to(photo)
+    samples = sample_folder(root, PHOTOS)
     home = root / "home"
     result = build_ensemble(home, SHARED_MODELS, samples, progress=lambda line: None)
     return {"home": home, "samples": samples, "result": result}

@@ -1,1 +1,1 @@
-"""Benchmarks that need a real browser (issue 6). `python -m bench.browser --help`."""
+"""Benchmarks that need a real browser. `python -m bench.browser --help`."""

@@ -1,4 +1,4 @@
-"""Side-by-side browser benchmark (issue 6): the TabSense host path against TF.js.
+"""Side-by-side browser benchmark: the TabSense host path against TF.js.
 
 In one run, on Debian's headless Chromium with a copy of the real extension, for the same
 pictures and the same MobileNet (v1 0.75 224, float32 by default):
@@ -63,7 +63,7 @@ BASE_FLAGS = [
     "--no-default-browser-check", "--disable-dev-shm-usage",
 ]
 PATHS = ("native", "native-int8", "websocket", "tfjs-wasm", "tfjs-cpu", "fallback")
-TARGET_PATHS = ("native", "tfjs-wasm", "tfjs-cpu")  # what the issue's targets compare
+TARGET_PATHS = ("native", "tfjs-wasm", "tfjs-cpu")  # what the targets compare
 EXTRA_WARMUP = 2  # warm runs after the cold one that are not counted
 # Idle time before every timed run, on every path: people do not click again within a
 # millisecond of the last label. Back to back, a host-path click overlapped the end of the
@@ -508,7 +508,7 @@ def markdown(report: dict) -> str:
         f"# Browser benchmark: TabSense host vs TF.js ({report['model']})",
         "",
         f"Which model each row runs: `native` and `websocket`: the host serving `{report.get('host_model', report['model'])}`"
-        + (" (float32: the same weights and precision as TF.js, the issue's comparison)"
+        + (" (float32: the same weights and precision as TF.js, the comparison the targets are about)"
            if report.get("host_model", report["model"]) == report["model"] else f" (TF.js runs `{report['model']}`)")
         + "; " + (f"`native-int8`: the host serving `{report['int8_model']}`, the model lab's blessed full-integer "
                   "variant of the same network (what the product serves; informative); " if report.get("int8_model") else "")
@@ -537,7 +537,7 @@ def markdown(report: dict) -> str:
     if t:
         lines += [
             "",
-            "Targets (issue 6), warm p50 of the native path against TF.js in the extension:",
+            "Targets, warm p50 of the native path against TF.js in the extension:",
             f"- >= 10x faster than TF.js cpu: **{t['warm_p50_speedup_vs_tfjs_cpu']}x** "
             f"({'met' if t['target_10x_vs_cpu_met'] else 'NOT met'})",
             f"- >= 2x faster than TF.js wasm: **{t['warm_p50_speedup_vs_tfjs_wasm']}x** "

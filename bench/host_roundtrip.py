@@ -1,4 +1,4 @@
-"""The host's per-request cost over native messaging, without a browser (issue 6).
+"""The host's per-request cost over native messaging, without a browser.
 
 Spawns `python -m host` exactly as Chrome does (stdin/stdout pipes, 4-byte length + JSON
 frames) with a private TABSENSE_HOME serving MODEL, sends the benchmark's warm picture as

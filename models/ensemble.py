@@ -9,7 +9,7 @@ each member's probabilities, so members and ensemble are scored on exactly what 
   calibration photos, never on the 400 evaluation photos the verdict is given on.
 - The validator blesses the ensemble only if its top-1 on the evaluation photos beats the best
   member's and no slice (category, size, image-check finding) is more than 1 point below that
-  member's. The issue's targets (top-1 at least 1.5 points above the best member, top-5 not
+  member's. The targets (top-1 at least 1.5 points above the best member, top-5 not
   worse) are reported beside the verdict; the registry makes the ensemble the default only
   when they are met.
 - Latency: `classify` through the host (decode, preprocess, inference, top-5) for each member

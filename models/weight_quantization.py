@@ -8,7 +8,7 @@ also apply it per output channel and so that its properties are tested in the pr
     q         = round((clip(w, min, max) - min) / scale)        (round half to even)
     w'        = q * scale + min
 
-Written with the issue's notation, where `scale` is the range max - min, it is the same:
+Written with `scale` as the range max - min instead, it is the same:
 q = round((w - min) / (max - min) * (2^B - 1)) and w' = q * (max - min) / (2^B - 1) + min.
 
 Two details of TF.js are kept exactly (the tests compare bit for bit with the converter):

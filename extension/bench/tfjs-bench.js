@@ -1,4 +1,4 @@
-// The TF.js side of the browser benchmark (bench/browser.py, issue 6): loads a TF.js graph
+// The TF.js side of the browser benchmark (bench/browser.py): loads a TF.js graph
 // model in this extension page and classifies pictures the way the host does
 // (host/vision.py): a centred square of 87.5% of the shorter side, resized to 224x224,
 // then (x - 127.5) / 127.5. Crop and resize are done with a 2D canvas (drawImage with

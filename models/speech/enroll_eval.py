@@ -1,5 +1,5 @@
 """Enrollment evaluation: TabSense's voice commands on voices the keyword model never trained on,
-the generic keyword model alone vs with the user's personal profile (issue #18).
+the generic keyword model alone vs with the user's personal profile.
 
 What it measures, per voice and over voices (mean, spread, worst voice):
   * recall per command: 3 test takes per command at another speed and pitch than the enrollment
@@ -663,7 +663,7 @@ def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> No
     if summary.get("profile_model") is not None or summary.get("profile_answer"):
         lines += [f"With the profile, the stream's first answer: {json.dumps(summary.get('profile_answer'))}, "
                   f"model {json.dumps(summary.get('profile_model'))} (no `allow_unblessed`)."]
-    lines += ["", "## Targets (issue #18) vs measured", ""] + metric_table(summary) + [""]
+    lines += ["", "## Targets vs measured", ""] + metric_table(summary) + [""]
     for key, name in (("generic", "generic model"), ("profile", "with the profile")):
         if summary["checks"].get(key):
             met = ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in summary["checks"][key].items())

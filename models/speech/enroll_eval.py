@@ -582,14 +582,14 @@ def metric_table(summary: dict) -> list[str]:
         lambda o: f"{o['cpu_ms_per_s']['mean']:.1f} / {o['cpu_ms_per_s']['max']:.1f} ms")
     row("command words inside a longer phrase detected (info)", "", lambda o: frac(o["embedded_detected"]))
     lat = summary["enroll_latency_s"]
-    lines.append(f"| profile build: enroll_take latency p50 / p95 | <= 1 s | | | | "
+    lines.append("| profile build: enroll_take latency p50 / p95 | <= 1 s | | | | "
                  + (f"{1000 * lat['p50']:.0f} / {1000 * lat['p95']:.0f} ms ({lat['n']} takes)" if lat else "–") + " |")
     return lines
 
 
 def voice_table(summary: dict, key: str) -> list[str]:
-    lines = [f"| voice | lang | next/prev | all six | clean / noisy / quiet | near misses fired | sentences fired | "
-             f"stream false triggers (six / next-prev) | CPU ms/s | missed |",
+    lines = ["| voice | lang | next/prev | all six | clean / noisy / quiet | near misses fired | sentences fired | "
+             "stream false triggers (six / next-prev) | CPU ms/s | missed |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary["voices"]:
         if "error" in r:

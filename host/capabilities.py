@@ -385,4 +385,9 @@ class Capabilities:
         stream = params.get("stream")
         if not isinstance(stream, str):
             raise InvalidRequest("`stream` must name the audio stream to stop.")
-        return {"stream": stream, "stopped": session.streams.pop(stream, None) is not None}
+        detector = session.streams.pop(stream, None)
+        closest = getattr(detector, "closest", None)
+        if closest:  # how near each taught command came: why a take was or was not heard
+            log.info("stream %r ended; closest profile matches (cost / threshold): %s", stream,
+                     ", ".join(f"{c} {r:.2f}" for c, r in closest.items()))
+        return {"stream": stream, "stopped": detector is not None}

@@ -49,6 +49,11 @@ class ProfileStream:
     def profile_commands(self) -> list[str]:
         return self._personal.commands()
 
+    @property
+    def closest(self) -> dict[str, float]:
+        """Each enabled taught command's lowest cost / threshold so far (<= 1 fired)."""
+        return dict(self._personal.best_ratio)
+
     @staticmethod
     def _vector_end_s(index: int) -> float:
         """Stream time at the end of the audio that embedding vector `index` covers."""

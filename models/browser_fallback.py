@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from host.files import swap_folder
+
 from . import config, registration, tfjs_io
 
 MODEL_NAME = config.MAIN_MODEL  # mobilenet_v1_0.75_224: the network the lab measured in TF.js
@@ -135,13 +137,7 @@ def export_fallback(source_dir: Path, out_dir: Path = DEFAULT_OUT, weights: str 
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }
         (work / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
-        # Swap the whole folder in at once: the extension never sees half a model.
-        old = out_dir.with_name(f".{out_dir.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if out_dir.exists():
-            out_dir.rename(old)
-        work.rename(out_dir)
-        shutil.rmtree(old, ignore_errors=True)
+        swap_folder(work, out_dir)  # the extension never sees half a model
     finally:
         shutil.rmtree(work, ignore_errors=True)
     progress(f"fallback model {MODEL_NAME} ({weights}): {manifest['bytes']:,} bytes in {out_dir}; "

@@ -19,6 +19,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from host.files import swap_folder
+
 from . import config
 
 BUNDLED_DIR = config.REPO_ROOT / "models" / "bundled"
@@ -30,16 +32,6 @@ FALLBACK_MANIFEST = "fallback.json"  # models/browser_fallback.py MANIFEST (kept
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _swap_in(work: Path, target: Path) -> None:
-    """Replace the folder `target` by `work` at once, so no reader sees half of it."""
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    work.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def publish_model(entry: dict, model_dir: Path, card: str, bundled_dir: Path = BUNDLED_DIR) -> Path:
@@ -58,7 +50,7 @@ def publish_model(entry: dict, model_dir: Path, card: str, bundled_dir: Path = B
         (work / MODEL_CARD).write_text(card, "utf-8")
         for path in [work, *work.iterdir()]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-        _swap_in(work, target)
+        swap_folder(work, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
@@ -89,7 +81,7 @@ def publish_fallback(export_dir: Path, card: str, bundle: Path = FALLBACK_BUNDLE
         (work / MODEL_CARD).write_text(card, "utf-8")
         for path in [work, *work.iterdir()]:
             path.chmod(0o755 if path.is_dir() else 0o644)
-        _swap_in(work, bundle)
+        swap_folder(work, bundle)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return bundle
@@ -115,7 +107,7 @@ def install_fallback(out_dir: Path, bundle: Path = FALLBACK_BUNDLE) -> str:
         if not fallback_files_ok(work):
             raise ValueError(f"Copying the fallback model into {out_dir.parent} gave damaged files; "
                              "check the disk and run the command again.")
-        _swap_in(work, out_dir)
+        swap_folder(work, out_dir)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return "installed"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import struct
-import wave
 
 import numpy as np
 import pytest
@@ -13,30 +11,12 @@ from hypothesis import strategies as st
 
 from host.audio import AudioTooLong, BadAudio, Resampler, UnsupportedAudio, decode_audio, resample
 from host.features import FFT_SIZE, HOP, LOG_FLOOR, MEL_BINS, SAMPLE_RATE, WINDOW, frame_count, log_mel, mel_filterbank
+from support import wav_bytes
 
 
 def tone(freq: float, rate: int, seconds: float = 1.0, amplitude: float = 0.5) -> np.ndarray:
     t = np.arange(int(rate * seconds)) / rate
     return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
-def wav_bytes(samples: np.ndarray, rate: int, width: int = 2, channels: int = 1) -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as w:
-        w.setnchannels(channels)
-        w.setsampwidth(width)
-        w.setframerate(rate)
-        if width == 1:
-            data = (np.clip(samples, -1, 1) * 127 + 128).astype(np.uint8).tobytes()
-        elif width == 2:
-            data = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-        elif width == 3:
-            ints = (np.clip(samples, -1, 1) * 8388607).astype("<i4")
-            data = b"".join(int(v).to_bytes(3, "little", signed=True) for v in ints)
-        else:
-            data = (np.clip(samples, -1, 1) * 2147483647).astype("<i4").tobytes()
-        w.writeframes(data)
-    return buffer.getvalue()
 
 
 def float_wav(samples: np.ndarray, rate: int) -> bytes:

@@ -20,6 +20,7 @@ import pytest
 from host.capabilities import Capabilities, Session
 from host.errors import TabSenseError
 from host.store import ModelStore
+from support import wav_bytes
 
 VOICE = "en-gb-scotland+m5"
 TAKE_STYLES = ((150, 50), (165, 45), (180, 55))  # words per minute, pitch
@@ -275,26 +276,11 @@ def test_the_second_opinion_only_confirms_near_misses_of_the_threshold():
     assert first_event(CONFIRM_RATIO * 1.2, lambda command: True) is None
 
 
-def _wav(samples: np.ndarray, rate: int, channels: int, width: int) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(channels)
-        out.setsampwidth(width)
-        out.setframerate(rate)
-        if width == 1:
-            out.writeframes((np.clip(samples, -1, 1) * 127 + 128).astype(np.uint8).tobytes())
-        else:
-            out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-    return buffer.getvalue()
-
-
 def test_takes_in_any_wav_layout_and_a_nan_take_is_refused(host):
     import struct
 
     take = say("next tab", rate=22050)
-    stereo_8bit = _wav(np.repeat(take, 2), 22050, 2, 1)
+    stereo_8bit = wav_bytes(np.repeat(take, 2), 22050, width=1, channels=2)
     answer = host.enroll_take({"command": "next_tab", "audio": base64.b64encode(stereo_8bit).decode()})
     assert answer["verdict"] == "ok"
     floats = np.full(1600, np.nan, "<f4").tobytes()

@@ -62,3 +62,18 @@ def installed(*modules: str) -> bool:
     import importlib.util
 
     return all(importlib.util.find_spec(name) is not None for name in modules)
+
+
+def render_each(jobs: list[Job], workdir: Path, engine: str, render_one) -> list[Path | str]:
+    """`render_one(job, path)` for each job, into `workdir/<i>.wav`; a voice failure becomes that
+    clip's reason (reported by the caller), never the whole batch's."""
+    out: list[Path | str] = []
+    for i, job in enumerate(jobs):
+        raw = workdir / f"{i}.wav"
+        try:
+            render_one(job, raw)
+        except Exception as exc:  # noqa: BLE001
+            out.append(f"{engine} failed: {exc}")
+            continue
+        out.append(raw)
+    return out

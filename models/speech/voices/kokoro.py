@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..missing import MissingPackage
-from .job import Job, installed, pitch_effect
+from .job import Job, installed, pitch_effect, render_each
 
 NAME = "kokoro"
 BATCH = 1  # ~0.6 s of CPU a short phrase
@@ -84,16 +84,7 @@ def _render_one(job: Job, raw: Path) -> None:
 
 
 def render(jobs: list[Job], workdir: Path) -> list[Path | str]:
-    out = []
-    for i, job in enumerate(jobs):
-        raw = workdir / f"{i}.wav"
-        try:
-            _render_one(job, raw)
-        except Exception as exc:  # noqa: BLE001  (a voice failure is one failed clip, reported)
-            out.append(f"kokoro failed: {exc}")
-            continue
-        out.append(raw)
-    return out
+    return render_each(jobs, workdir, NAME, _render_one)
 
 
 def sox_effects(job: Job) -> list[str]:

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 
 from ..missing import MissingPackage
-from .job import Job, installed, pitch_effect
+from .job import Job, installed, pitch_effect, render_each
 
 NAME = "piper"
 BATCH = 1  # ~100 ms a clip
@@ -36,17 +36,11 @@ def _voice():
 def render(jobs: list[Job], workdir: Path) -> list[Path | str]:
     from piper import SynthesisConfig
 
-    out = []
-    for i, job in enumerate(jobs):
-        raw = workdir / f"{i}.wav"
-        try:
-            with wave.open(str(raw), "wb") as handle:
-                _voice().synthesize_wav(job.text, handle, syn_config=SynthesisConfig(length_scale=job.stretch))
-        except Exception as exc:  # noqa: BLE001  (a voice failure is one failed clip, reported)
-            out.append(f"piper failed: {exc}")
-            continue
-        out.append(raw)
-    return out
+    def render_one(job: Job, raw: Path) -> None:
+        with wave.open(str(raw), "wb") as handle:
+            _voice().synthesize_wav(job.text, handle, syn_config=SynthesisConfig(length_scale=job.stretch))
+
+    return render_each(jobs, workdir, NAME, render_one)
 
 
 def sox_effects(job: Job) -> list[str]:

@@ -34,6 +34,10 @@ def _preload(capabilities: Capabilities) -> None:
             capabilities.pool.get(None, task)
         except TabSenseError as exc:  # reported to the user on the first request instead
             log.warning("default %s model not preloaded: %s", task, exc.message)
+    # A user who taught TabSense their voice: the front end and the profile's templates too, so
+    # the first chunk of listening does not wait for them.
+    if capabilities.voice_matcher() is not None:
+        log.info("voice profile preloaded")
 
 
 def run_native(origin: str | None) -> int:

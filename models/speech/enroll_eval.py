@@ -803,12 +803,15 @@ def main(argv=None) -> None:
     parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--room", choices=["both", "reverb", "noise"], default="both",
                         help="what the noisy-room takes get (an ablation: reverb or noise alone)")
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help=f"noise, room and stream draws (default {SEED}; the utterances stay the same)")
     parser.add_argument("--out", type=Path, help="where the report goes (default: docs/speech for the full run, "
                                                  "else models/speech/.cache/enroll-eval/report)")
     args = parser.parse_args(argv)
+    sys.modules[__name__].SEED = args.seed  # read by voice_seed() here and in the forked workers
     setup_logging()
     voices = find(args.voices.split(",")) if args.voices else VOICES
-    full = not args.voices and not args.small and args.room == "both"
+    full = not args.voices and not args.small and args.room == "both" and args.seed == parser.get_default("seed")
     out = args.out or (DOCS_DIR if full else EVAL_CACHE / "report")
     command = ".venv/bin/python -m models.speech.enroll_eval" + (" " + " ".join(argv if argv is not None else sys.argv[1:])
                                                                  if (argv if argv is not None else sys.argv[1:]) else "")

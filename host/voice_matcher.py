@@ -182,12 +182,13 @@ class PersonalDetector:
     def commands(self) -> list[str]:
         return [c for c in self.bank.commands if self.enabled is None or c in self.enabled]
 
-    def step(self, vector: np.ndarray, now_s: float, confirm=None) -> dict | None:
-        """`confirm(command) -> bool`, when given, is the second opinion for near misses."""
+    def step(self, vector: np.ndarray, now_s: float, confirm=None, allowance: float = 1.0) -> dict | None:
+        """`confirm(command) -> bool`, when given, is the second opinion for near misses;
+        `allowance` widens every threshold in a noisy room (voice_noise.py)."""
         costs = command_costs(self.bank, self._dtw.step(unit_rows(vector[None])[0]))
         best, best_ratio, best_cost = None, np.inf, None
         for command in self.commands():
-            ratio = costs[command] / self.thresholds[command]
+            ratio = costs[command] / (self.thresholds[command] * allowance)
             self.best_ratio[command] = min(self.best_ratio.get(command, np.inf), ratio)
             if ratio > REARM_RATIO:
                 self._latched.discard(command)

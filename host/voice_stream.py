@@ -17,6 +17,7 @@ from .audio import Resampler
 from .speech import DetectorSettings, StreamDetector
 from .speech_embedding import MIN_SAMPLES, SAMPLE_RATE, STEP_SAMPLES, EmbeddingStream, SpeechEmbedder
 from .voice_matcher import CONFIRM_POSTERIOR, REFRACTORY_S, PersonalDetector
+from .voice_noise import NoiseGauge
 from .voice_profile import Matcher
 
 
@@ -33,6 +34,7 @@ class ProfileStream:
     _personal: PersonalDetector = field(init=False)
     _embeddings: EmbeddingStream = field(init=False)
     _resampler: Resampler | None = field(init=False)
+    _noise: NoiseGauge = field(default_factory=NoiseGauge, init=False)
     _quiet_until: float = field(default=-1.0, init=False)
 
     def __post_init__(self):
@@ -84,10 +86,12 @@ class ProfileStream:
         generic_events = scorer.feed(audio) if scorer is not None else []
         confirm = _confirm_with(scorer) if scorer is not None else None
         vectors = self._embeddings.feed(audio)
+        self._noise.feed(audio)
+        allowance = self._noise.allowance()  # per chunk: the floor moves over seconds, not 80 ms
         first = self._embeddings.vectors - len(vectors)
         for offset, vector in enumerate(vectors):
             now = self._vector_end_s(first + offset)
-            found = self._personal.step(vector, now, confirm)
+            found = self._personal.step(vector, now, confirm, allowance)
             if found and now >= self._quiet_until:
                 self._quiet_until = now + REFRACTORY_S
                 found["source"] = "profile"

@@ -276,6 +276,56 @@ def test_the_second_opinion_only_confirms_near_misses_of_the_threshold():
     assert first_event(CONFIRM_RATIO * 1.2, lambda command: True) is None
 
 
+def brown_noise(n: int, level: float, seed: int = 5) -> np.ndarray:
+    """A room's rumble, `level` RMS."""
+    noise = np.cumsum(np.random.default_rng(seed).standard_normal(n))
+    noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
+    return (noise * level / np.sqrt(np.mean(noise**2))).astype(np.float32)
+
+
+def speech_rms(audio: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(audio[np.abs(audio) > 0.01] ** 2)))
+
+
+def test_the_noise_gauge_widens_thresholds_only_while_speech_is_heard_over_a_loud_floor():
+    from host.voice_noise import NOISY_ALLOWANCE, NoiseGauge
+
+    def allowance_after(audio: np.ndarray) -> float:
+        gauge = NoiseGauge()
+        for start in range(0, len(audio), 1600):  # 100 ms chunks, as the extension sends them
+            gauge.feed(audio[start:start + 1600])
+        return gauge.allowance()
+
+    phrase = np.concatenate([np.zeros(8000, np.float32), say("next tab")])
+    faint = brown_noise(len(phrase), 1e-4)
+    loud = brown_noise(len(phrase), speech_rms(phrase) / 10 ** (10 / 20))  # 10 dB below the speech
+    assert allowance_after(phrase + faint) == 1.0  # a quiet room: thresholds as calibrated
+    assert 1.15 < allowance_after(phrase + loud) <= NOISY_ALLOWANCE  # the loudest frame ~19 dB over the floor
+    assert allowance_after(phrase + loud * 3) == pytest.approx(NOISY_ALLOWANCE)
+    assert allowance_after(loud) == 1.0  # noise alone: no speech stands out, nothing to widen
+    assert allowance_after((phrase + loud)[:12000]) == 1.0  # under a second: the floor is not known yet
+
+
+def test_a_taught_phrase_in_a_noisy_room_gets_the_allowance_and_a_quiet_near_miss_does_not(taught, monkeypatch):
+    import host.voice_noise as voice_noise
+
+    def closest(audio: np.ndarray) -> dict:
+        events, session = [], Session(emit=lambda e: events.append(e))
+        for start in range(0, len(audio), 1600):
+            taught.audio_chunk({"stream": "room", "audio": b64(audio[start:start + 1600]), "sample_rate": 16000},
+                               session)
+        return session.streams["room"].closest
+
+    phrase = np.concatenate([np.zeros(16000, np.float32), say("next tab", speed=150, pitch=45)])
+    noisy = phrase + brown_noise(len(phrase), speech_rms(phrase) / 10 ** (10 / 20))  # 10 dB SNR
+    near_miss = np.concatenate([np.zeros(16000, np.float32), say("next stop")])
+    near_miss += brown_noise(len(near_miss), 1e-4)
+    widened, quiet = closest(noisy)["next_tab"], closest(near_miss)["next_tab"]
+    monkeypatch.setattr(voice_noise, "NOISY_ALLOWANCE", 1.0)
+    assert closest(noisy)["next_tab"] > widened * 1.2  # cost / threshold: up to 1.3x closer with the allowance
+    assert closest(near_miss)["next_tab"] == pytest.approx(quiet)  # a quiet room: unchanged
+
+
 def test_takes_in_any_wav_layout_and_a_nan_take_is_refused(host):
     import struct
 

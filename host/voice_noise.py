@@ -1,0 +1,58 @@
+"""How noisy the room is right now, and how much further a taught phrase may then match.
+
+In a noisy room every embedding of the user's phrase moves away from the takes recorded in a
+quiet one, so a fixed threshold misses it. `NoiseGauge` follows a live stream's loudness per
+80 ms: its noise floor (a low percentile of the last few seconds) and its loudest recent frame.
+While someone speaks over a loud floor (speech well above the floor, but not by much), a taught
+command's threshold is widened up to `NOISY_ALLOWANCE` times; in a quiet room, and where no
+speech stands out of the noise at all, nothing changes. So the near misses of a quiet room keep
+their margin, and a take said over music or a fan is still heard.
+Chosen on development voices (docs/speech/experiments.md).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+RATE = 16_000
+FRAME = 1280  # 80 ms, one embedding step
+FLOOR_FRAMES = 63  # ~5 s: long enough to hold pauses between phrases
+PEAK_FRAMES = 19  # ~1.5 s: the phrase being matched
+FLOOR_PERCENTILE = 10
+MIN_FRAMES = 12  # under ~1 s of audio the floor is unknown: no allowance
+SPEECH_OVER_FLOOR_DB = 8.0  # less than this above the floor: no speech stands out, nothing to widen
+CLEAN_SNR_DB = 30.0  # at or above: a quiet room, thresholds as calibrated
+NOISY_SNR_DB = 15.0  # at or below: the full allowance
+NOISY_ALLOWANCE = 1.3
+
+
+class NoiseGauge:
+    """Feed it the stream's 16 kHz audio; `allowance()` is the threshold factor for now."""
+
+    def __init__(self):
+        self._rest = np.zeros(0, np.float32)
+        self._levels: deque[float] = deque(maxlen=FLOOR_FRAMES)  # dB per frame
+
+    def feed(self, audio16k: np.ndarray) -> None:
+        audio = np.concatenate([self._rest, np.asarray(audio16k, np.float32)])
+        count = len(audio) // FRAME
+        if count:
+            frames = audio[: count * FRAME].reshape(count, FRAME).astype(np.float64)
+            self._levels.extend((10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12)).tolist())
+        self._rest = audio[count * FRAME:]
+
+    def snr_db(self) -> float | None:
+        """Loudest recent frame over the noise floor; None until about a second was heard."""
+        if len(self._levels) < MIN_FRAMES:
+            return None
+        levels = np.fromiter(self._levels, np.float64)
+        return float(levels[-PEAK_FRAMES:].max() - np.percentile(levels, FLOOR_PERCENTILE))
+
+    def allowance(self) -> float:
+        snr = self.snr_db()
+        if snr is None or snr < SPEECH_OVER_FLOOR_DB:
+            return 1.0
+        noisy = np.clip((CLEAN_SNR_DB - snr) / (CLEAN_SNR_DB - NOISY_SNR_DB), 0.0, 1.0)
+        return float(1.0 + (NOISY_ALLOWANCE - 1.0) * noisy)

@@ -16,8 +16,10 @@ from collections import deque
 
 import numpy as np
 
-RATE = 16_000
-FRAME = 1280  # 80 ms, one embedding step
+from .speech_embedding import STEP_SAMPLES
+from .voice_takes import frame_dbfs
+
+FRAME = STEP_SAMPLES  # 80 ms, one embedding step
 FLOOR_FRAMES = 63  # ~5 s: long enough to hold pauses between phrases
 PEAK_FRAMES = 19  # ~1.5 s: the phrase being matched
 FLOOR_PERCENTILE = 10
@@ -39,8 +41,7 @@ class NoiseGauge:
         audio = np.concatenate([self._rest, np.asarray(audio16k, np.float32)])
         count = len(audio) // FRAME
         if count:
-            frames = audio[: count * FRAME].reshape(count, FRAME).astype(np.float64)
-            self._levels.extend((10.0 * np.log10(np.mean(frames**2, axis=1) + 1e-12)).tolist())
+            self._levels.extend(frame_dbfs(audio[: count * FRAME], FRAME).tolist())
         self._rest = audio[count * FRAME:]
 
     def snr_db(self) -> float | None:

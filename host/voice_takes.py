@@ -48,11 +48,11 @@ class TakeSignal:
         return self.verdict == "ok"
 
 
-def frame_dbfs(audio: np.ndarray) -> np.ndarray:
-    count = len(audio) // FRAME
+def frame_dbfs(audio: np.ndarray, frame: int = FRAME) -> np.ndarray:
+    count = len(audio) // frame
     if count == 0:
         return np.full(1, 20 * np.log10(max(float(np.sqrt(np.mean(audio**2))) if len(audio) else 0.0, 1e-9)))
-    frames = audio[: count * FRAME].reshape(count, FRAME)
+    frames = audio[: count * frame].reshape(count, frame)
     return 20 * np.log10(np.maximum(np.sqrt(np.mean(frames**2, axis=1)), 1e-9))
 
 

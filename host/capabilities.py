@@ -16,12 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
+
 from . import __version__
 from .classifier import ImageClassifier
 from .constants import DEFAULT_TOP_K
 from .protocol import event
 from .audio import AudioTooLong, BadAudio, check_rate, decode_audio, pcm16_to_float, resample
-from .errors import BadBase64, InvalidRequest, ModelNotBlessed, NotAnImage, TabSenseError
+from .errors import BadBase64, InvalidRequest, ModelCorrupt, ModelNotBlessed, NotAnImage, TabSenseError
 from .store import ModelStore
 
 log = logging.getLogger(__name__)
@@ -107,11 +109,28 @@ class ModelPool:
             from .speech_embedding import SpeechEmbedder
 
             return SpeechEmbedder(files["model"], files["melspectrogram"], spec.name, spec.version)
+        if spec.task == "voice_negatives":
+            return _load_windows(files["model"], spec)
         if spec.task == "keyword_spotting":
             from .speech import KeywordSpotter
 
             return KeywordSpotter(files["model"], files["labels"], 1, spec.name, spec.version)
         return ImageClassifier(spec, files["model"], files["labels"], self.num_threads)
+
+
+def _load_windows(path, spec) -> np.ndarray:
+    """The voice verifier's generic speech: [windows, WINDOW * 96], read-only."""
+    from .voice_verifier import DIM, WINDOW
+
+    try:
+        windows = np.load(path, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError) as exc:
+        raise ModelCorrupt(f"The voice verifier's generic speech {spec.name} v{spec.version} cannot be read ({exc}).") from exc
+    if windows.ndim != 2 or windows.shape[1] != WINDOW * DIM or not np.isfinite(windows).all():
+        raise ModelCorrupt(f"The voice verifier's generic speech {spec.name} v{spec.version} has the wrong shape "
+                           f"{windows.shape} (expected windows of {WINDOW} x {DIM}).")
+    windows.setflags(write=False)
+    return windows
 
 
 def decode_base64(value, field: str = "image") -> bytes:
@@ -178,7 +197,8 @@ class Capabilities:
         self.pool = ModelPool(store, num_threads, serve_unblessed)
         from .voice_profile import VoiceProfile
 
-        self.voice_profile = VoiceProfile(store.home, lambda: self.pool.get("speech_embedding", "speech_embedding"))
+        self.voice_profile = VoiceProfile(store.home, lambda: self.pool.get("speech_embedding", "speech_embedding"),
+                                          self._generic_speech)
         self.table: dict[str, Capability] = {
             "ping": Capability("ping", self.ping, blocking=False),
             "classify_image": Capability("classify_image", self.classify_image, blocking=True),
@@ -288,6 +308,14 @@ class Capabilities:
             return None
         spec = self.store.registry.get(spotter.name, "keyword_spotting")
         return StreamDetector(spotter, DetectorSettings.from_params(spec.params).only(()), 16_000)
+
+    def _generic_speech(self) -> np.ndarray | None:
+        """The verifier's bundled negatives; None (no verifier, the profile still works) when missing."""
+        try:
+            return self.pool.get("voice_negatives", "voice_negatives")
+        except TabSenseError as exc:
+            log.warning("voice profile without its verifier: %s", exc)
+            return None
 
     def voice_matcher(self):
         """The voice profile's matcher, or None (no profile, none ready, or it cannot be read)."""

@@ -66,7 +66,8 @@ def check_models(report: Report, store: ModelStore) -> None:
         except TabSenseError as exc:
             report.bad(f"{label}: does not load ({exc.message})", f"tabsense models fetch --force {spec.name}")
             continue
-        report.ok(f"{label}: installed, sha256 verified, loads in LiteRT" + (", blessed" if spec.blessed else ""))
+        loads = "loads" if spec.task == "voice_negatives" else "loads in LiteRT"  # data, not a network
+        report.ok(f"{label}: installed, sha256 verified, {loads}" + (", blessed" if spec.blessed else ""))
         if not spec.blessed:
             report.note(f"{label}: not blessed (it has not passed validation): {_unblessed_use(spec.task)}")
 

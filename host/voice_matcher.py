@@ -183,7 +183,7 @@ class PersonalDetector:
         return [c for c in self.bank.commands if self.enabled is None or c in self.enabled]
 
     def step(self, vector: np.ndarray, now_s: float, confirm=None, allowance: float = 1.0) -> dict | None:
-        """`confirm(command) -> bool`, when given, is the second opinion for near misses;
+        """`confirm(command)`, when given, names who confirms a near match ("verifier", "generic") or None;
         `allowance` widens every threshold in a noisy room (voice_noise.py)."""
         costs = command_costs(self.bank, self._dtw.step(unit_rows(vector[None])[0]))
         best, best_ratio, best_cost = None, np.inf, None
@@ -196,16 +196,18 @@ class PersonalDetector:
                 best, best_ratio, best_cost = command, ratio, costs[command]
         if best is None or now_s < self._quiet_until or best in self._latched:
             return None
-        confirmed = False
+        confirmed_by = None
         if best_ratio > 1.0:
-            if confirm is None or best_ratio > CONFIRM_RATIO or not confirm(best):
+            if confirm is None or best_ratio > CONFIRM_RATIO:
                 return None
-            confirmed = True
+            confirmed_by = confirm(best)
+            if not confirmed_by:
+                return None
         self._quiet_until = now_s + self.refractory_s
         self._latched.add(best)
         # A score in [0, 1] like the generic model's: 1 at a perfect match, 0.5 at the threshold.
         score = float(1.0 / (1.0 + best_ratio))
         found = {"command": best, "score": round(score, 4), "time_s": round(now_s, 3), "cost": round(best_cost, 5)}
-        if confirmed:
-            found["confirmed_by"] = "generic"
+        if confirmed_by:
+            found["confirmed_by"] = confirmed_by
         return found

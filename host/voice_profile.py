@@ -6,6 +6,8 @@ Layout under `$TABSENSE_HOME/voice/profile/`:
     takes/<command>/<take>.wav         16 kHz mono 16-bit, as said (nothing ever leaves the machine)
     features/<front end>-<version>-<room versions>/<sha256>.npz
                                        derived: the take's embeddings, clean and in a room / noise
+    features/<front end>-<version>-<verifier versions>/<sha256>.npz
+                                       derived: more random rooms, noises and speeds (the verifier's)
 
 Every write goes to a temporary file first and is renamed into place, and the manifest is
 written last: a crash mid-enrollment leaves the previous profile as it was. Features are a
@@ -39,6 +41,8 @@ from .speech_embedding import MIN_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
 from .voice_matcher import Calibration, TemplateBank, best_costs, calibrate
 from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, VERSIONS_ID, inspect_take, room_versions, speech_clip
+from . import voice_verifier
+from .voice_verifier import Verifier, verifier_versions
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +81,13 @@ def command_label(command: str) -> str:
 
 @dataclass
 class Matcher:
-    """What a stream needs: the templates of the ready commands and their thresholds."""
+    """What a stream needs: the templates of the ready commands, their thresholds and the
+    verifier for near matches (None without the bundled generic speech)."""
 
     id: str
     bank: TemplateBank
     calibration: Calibration
+    verifier: Verifier | None = None
 
     @property
     def commands(self) -> list[str]:
@@ -91,9 +97,11 @@ class Matcher:
 class VoiceProfile:
     """One user's profile in one data home. All methods are thread-safe."""
 
-    def __init__(self, home: Path, embedder: Callable[[], SpeechEmbedder]):
+    def __init__(self, home: Path, embedder: Callable[[], SpeechEmbedder],
+                 generic_speech: Callable[[], np.ndarray | None] = lambda: None):
         self.root = Path(home) / "voice" / "profile"
         self._embedder = embedder  # loaded on first need: hosts without a profile never pay for it
+        self._generic_speech = generic_speech  # the verifier's negatives; None: no verifier
         self._lock = threading.RLock()
         self._matcher: Matcher | None = None
         self._matcher_key: str | None = None
@@ -151,10 +159,11 @@ class VoiceProfile:
 
     # --- features -----------------------------------------------------------------------
 
-    def _features(self, take: dict, command: str) -> list[np.ndarray]:
+    def _features(self, take: dict, command: str, versions=room_versions, versions_id: str = VERSIONS_ID
+                  ) -> list[np.ndarray]:
         """The take's embedding sequences (clean, then room and noise versions), cached."""
         embedder = self._embedder()
-        folder = self.root / "features" / f"{embedder.name}-{embedder.version}-{VERSIONS_ID}"
+        folder = self.root / "features" / f"{embedder.name}-{embedder.version}-{versions_id}"
         path = folder / f"{take['sha256']}.npz"
         if path.exists():
             try:
@@ -166,7 +175,7 @@ class VoiceProfile:
         signal = inspect_take(audio)
         speech = signal.speech or (0, len(audio))
         clip = speech_clip(audio, speech, MIN_SAMPLES)
-        vectors = [embedder.embed(version) for version in room_versions(clip)]
+        vectors = [embedder.embed(version) for version in versions(clip)]
         buffer = io.BytesIO()
         np.savez(buffer, **{f"v{i}": v for i, v in enumerate(vectors)})
         atomic_write(path, buffer.getvalue())
@@ -254,9 +263,12 @@ class VoiceProfile:
             else:
                 takes.append(entry)
             self._judge(manifest)
+            if entry["verdict"] == "ok" and self._generic_speech() is not None:
+                self._verifier_features(entry, command)  # cached now: the profile is rebuilt below
             self._save(manifest)
             if replace is not None:
                 (self.root / "takes" / command / f"{replace}.wav").unlink(missing_ok=True)
+            self.matcher()  # built now, while the user reads the verdict, not when voice starts
             summary = self._summary(manifest)
             return {"command": command, "take": take_id, "verdict": entry["verdict"], "message": entry["message"],
                     "command_ready": summary["commands"][command]["ready"],
@@ -341,6 +353,26 @@ class VoiceProfile:
             if ready:
                 calibration = calibrate(ready)
                 bank = TemplateBank({c: [v for take in takes for v in take] for c, takes in ready.items()})
-                matcher = Matcher(self._id(manifest, list(ready)), bank, calibration)
+                matcher = Matcher(self._id(manifest, list(ready)), bank, calibration,
+                                  self._train_verifier(manifest, ready))
             self._matcher, self._matcher_key = matcher, stamp
             return matcher
+
+    def _train_verifier(self, manifest: dict, ready: dict[str, list[list[np.ndarray]]]) -> Verifier | None:
+        """The verifier of the ready commands, from their takes' cached versions (None without
+        the bundled generic speech: the matcher then relies on the second opinion alone)."""
+        generic = self._generic_speech()
+        if generic is None:
+            return None
+        started = time.perf_counter()
+        sequences = {}
+        for command, takes in ready.items():
+            extra = [v for take in manifest["commands"][command] if take.get("verdict") == "ok"
+                     for v in self._verifier_features(take, command)]
+            sequences[command] = [v for take_versions in takes for v in take_versions] + extra
+        verifier = voice_verifier.train(sequences, generic)
+        log.info("voice verifier for %d commands trained in %.2f s", len(sequences), time.perf_counter() - started)
+        return verifier
+
+    def _verifier_features(self, take: dict, command: str) -> list[np.ndarray]:
+        return self._features(take, command, verifier_versions, voice_verifier.VERSIONS_ID)

@@ -19,6 +19,7 @@ from .speech_embedding import MIN_SAMPLES, SAMPLE_RATE, STEP_SAMPLES, EmbeddingS
 from .voice_matcher import CONFIRM_POSTERIOR, REFRACTORY_S, PersonalDetector
 from .voice_noise import NoiseGauge
 from .voice_profile import Matcher
+from .voice_verifier import ACCEPT, WINDOW, Verifier
 
 
 @dataclass
@@ -35,6 +36,7 @@ class ProfileStream:
     _embeddings: EmbeddingStream = field(init=False)
     _resampler: Resampler | None = field(init=False)
     _noise: NoiseGauge = field(default_factory=NoiseGauge, init=False)
+    _recent: list = field(default_factory=list, init=False)  # the last vectors, for the verifier
     _quiet_until: float = field(default=-1.0, init=False)
 
     def __post_init__(self):
@@ -84,13 +86,15 @@ class ProfileStream:
         events = []
         scorer = self.generic or self.second_opinion  # a second opinion alone enables no command: no events
         generic_events = scorer.feed(audio) if scorer is not None else []
-        confirm = _confirm_with(scorer) if scorer is not None else None
+        confirm = _confirm_with(self.matcher.verifier, self._recent, scorer)
         vectors = self._embeddings.feed(audio)
         self._noise.feed(audio)
         allowance = self._noise.allowance()  # per chunk: the floor moves over seconds, not 80 ms
         first = self._embeddings.vectors - len(vectors)
         for offset, vector in enumerate(vectors):
             now = self._vector_end_s(first + offset)
+            self._recent.append(vector)
+            del self._recent[:-WINDOW]
             found = self._personal.step(vector, now, confirm, allowance)
             if found and now >= self._quiet_until:
                 self._quiet_until = now + REFRACTORY_S
@@ -104,14 +108,20 @@ class ProfileStream:
         return events
 
 
-def _confirm_with(opinion: StreamDetector):
-    index = opinion.spotter.command_index
+def _confirm_with(verifier: Verifier | None, recent: list, opinion: StreamDetector | None):
+    """Who confirms a near match: the profile's verifier, then the generic model's scores."""
+    if verifier is None and opinion is None:
+        return None
+    index = opinion.spotter.command_index if opinion is not None else {}
 
-    def confirm(command: str) -> bool:
+    def confirm(command: str) -> str | None:
+        if verifier is not None and verifier.probability(command, np.asarray(recent)) >= ACCEPT:
+            return "verifier"
         # Over the last half second: the two models peak at slightly different moments of a phrase.
         if command not in index or not opinion.recent_smoothed:
-            return False
-        return max(float(scores[index[command]]) for scores in opinion.recent_smoothed) >= CONFIRM_POSTERIOR
+            return None
+        heard = max(float(scores[index[command]]) for scores in opinion.recent_smoothed)
+        return "generic" if heard >= CONFIRM_POSTERIOR else None
 
     return confirm
 

@@ -105,6 +105,8 @@ class VoiceProfile:
         self._lock = threading.RLock()
         self._matcher: Matcher | None = None
         self._matcher_key: str | None = None
+        # Features read or made this session (a take's sha256 fixes them): no re-reading per take.
+        self._recent_features: dict[tuple[Path, str], list[np.ndarray]] = {}
         self.problems: list[str] = []
 
     # --- manifest -----------------------------------------------------------------------
@@ -165,10 +167,14 @@ class VoiceProfile:
         embedder = self._embedder()
         folder = self.root / "features" / f"{embedder.name}-{embedder.version}-{versions_id}"
         path = folder / f"{take['sha256']}.npz"
+        if (path, take["sha256"]) in self._recent_features and path.exists():
+            return self._recent_features[(path, take["sha256"])]
         if path.exists():
             try:
                 with np.load(path) as saved:
-                    return [saved[f"v{i}"] for i in range(len(saved.files))]
+                    vectors = [saved[f"v{i}"] for i in range(len(saved.files))]
+                self._recent_features[(path, take["sha256"])] = vectors
+                return vectors
             except (OSError, ValueError, KeyError):
                 log.warning("recomputing damaged voice features %s", path)
         audio = _read_wav16(self.root / "takes" / command / f"{take['take']}.wav")
@@ -179,6 +185,7 @@ class VoiceProfile:
         buffer = io.BytesIO()
         np.savez(buffer, **{f"v{i}": v for i, v in enumerate(vectors)})
         atomic_write(path, buffer.getvalue())
+        self._recent_features[(path, take["sha256"])] = vectors
         return vectors
 
     # --- verdicts -----------------------------------------------------------------------
@@ -262,13 +269,12 @@ class VoiceProfile:
                 takes[index] = entry
             else:
                 takes.append(entry)
-            self._judge(manifest)
-            if entry["verdict"] == "ok" and self._generic_speech() is not None:
-                self._verifier_features(entry, command)  # cached now: the profile is rebuilt below
+            usable = self._judge(manifest)
             self._save(manifest)
             if replace is not None:
                 (self.root / "takes" / command / f"{replace}.wav").unlink(missing_ok=True)
-            self.matcher()  # built now, while the user reads the verdict, not when voice starts
+            # Built now, while the user reads the verdict, not when voice starts.
+            self._build(manifest, usable, str(self.manifest_path.stat().st_mtime_ns))
             summary = self._summary(manifest)
             return {"command": command, "take": take_id, "verdict": entry["verdict"], "message": entry["message"],
                     "command_ready": summary["commands"][command]["ready"],
@@ -290,6 +296,7 @@ class VoiceProfile:
     def reset(self, command: str | None = None) -> dict:
         """Forget one command's takes, or the whole profile (files deleted)."""
         with self._lock:
+            self._recent_features.clear()
             if command is None:
                 if self.root.exists():
                     # Rename first: a crash mid-delete leaves no half profile behind.
@@ -348,15 +355,17 @@ class VoiceProfile:
             except (OSError, ValueError) as exc:
                 self.problems.append(f"The voice profile cannot be read ({exc}); fix: tabsense enroll --reset.")
                 usable = {}
-            ready = {c: takes for c, takes in usable.items() if len(takes) >= TAKES_NEEDED}
-            matcher = None
-            if ready:
-                calibration = calibrate(ready)
-                bank = TemplateBank({c: [v for take in takes for v in take] for c, takes in ready.items()})
-                matcher = Matcher(self._id(manifest, list(ready)), bank, calibration,
-                                  self._train_verifier(manifest, ready))
-            self._matcher, self._matcher_key = matcher, stamp
-            return matcher
+            return self._build(manifest, usable, stamp)
+
+    def _build(self, manifest: dict, usable: dict[str, list[list[np.ndarray]]], stamp: str) -> Matcher | None:
+        ready = {c: takes for c, takes in usable.items() if len(takes) >= TAKES_NEEDED}
+        matcher = None
+        if ready:
+            calibration = calibrate(ready)
+            bank = TemplateBank({c: [v for take in takes for v in take] for c, takes in ready.items()})
+            matcher = Matcher(self._id(manifest, list(ready)), bank, calibration, self._train_verifier(manifest, ready))
+        self._matcher, self._matcher_key = matcher, stamp
+        return matcher
 
     def _train_verifier(self, manifest: dict, ready: dict[str, list[list[np.ndarray]]]) -> Verifier | None:
         """The verifier of the ready commands, from their takes' cached versions (None without

@@ -117,14 +117,19 @@ def _reverb(audio: np.ndarray, rt60_s: float, rng: np.random.Generator, wet_db: 
     return (wet * np.sqrt(np.sum(audio**2) / max(np.sum(wet**2), 1e-12))).astype(np.float32)
 
 
+def _at_snr(audio: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """`audio` plus `noise` scaled to `snr_db` below the speech (the samples over 0.01)."""
+    speech = audio[np.abs(audio) > 0.01]
+    power = float(np.mean(speech**2)) if len(speech) else float(np.mean(audio**2))
+    noise = noise * np.sqrt(power / 10 ** (snr_db / 10) / max(float(np.mean(noise**2)), 1e-12))
+    return (audio + noise).astype(np.float32)
+
+
 def _noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
     """Low-frequency-heavy noise (a room's hum and rumble) at `snr_db` below the speech."""
     noise = np.cumsum(rng.standard_normal(len(audio)))
     noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
-    speech = audio[np.abs(audio) > 0.01]
-    power = float(np.mean(speech**2)) if len(speech) else float(np.mean(audio**2))
-    noise *= np.sqrt(power / 10 ** (snr_db / 10) / max(float(np.mean(noise**2)), 1e-12))
-    return (audio + noise).astype(np.float32)
+    return _at_snr(audio, noise, snr_db)
 
 
 def _speed(audio: np.ndarray, factor: float) -> np.ndarray:

@@ -7,7 +7,7 @@ a linear classifier on the last WINDOW embedding vectors (unit rows, flattened):
 
 - positives: the command's takes, as recorded, in the enrollment rooms (voice_takes.room_versions)
   and in COPIES more random rooms, noises and speeds (`verifier_versions`), ending where the
-  phrase ends;
+  phrase ends (give or take two hops);
 - negatives: every window of the user's other commands (same rooms), and the bundled
   generic speech (`voice_negatives`: ordinary speech in many voices, languages, rooms and noises).
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .voice_takes import _reverb, _rng, _speed
+from .voice_takes import _at_snr, _reverb, _rng, _speed
 
 WINDOW = 6  # vectors: 0.48 s of hops over a 1.24 s span, the length of a short command
 DIM = 96
@@ -49,10 +49,7 @@ def verifier_versions(clip: np.ndarray, copies: int = COPIES) -> list[np.ndarray
             x = _reverb(x, float(rng.uniform(0.2, 1.0)), rng, float(rng.uniform(0, 6)))
         if rng.random() < 0.8:
             noise = _colored(len(x), rng, float(rng.choice([0.0, 0.5, 1.0, 1.5])))
-            speech = x[np.abs(x) > 0.01]
-            power = float(np.mean(speech**2)) if len(speech) else float(np.mean(x**2))
-            gain = np.sqrt(power / 10 ** (float(rng.uniform(5, 25)) / 10) / max(float(np.mean(noise**2)), 1e-12))
-            x = x + noise * gain
+            x = _at_snr(x, noise, float(rng.uniform(5, 25)))
         out.append(np.asarray(x, np.float32))
     return out
 
@@ -71,9 +68,10 @@ def windows(sequence: np.ndarray, ends=None) -> np.ndarray:
 
 
 def phrase_windows(sequence: np.ndarray) -> np.ndarray:
-    """The windows where a take's phrase ends (the last vector, and one hop earlier)."""
+    """The windows where a take's phrase ends: the last vector and up to two hops earlier (the
+    stream asks the verifier when the template match crosses, give or take a hop)."""
     n = max(len(sequence), WINDOW)
-    return windows(sequence, [n - 1, n - 2])
+    return windows(sequence, [n - 1, n - 2, n - 3])
 
 
 class Verifier:

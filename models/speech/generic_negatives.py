@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from host.speech_embedding import SpeechEmbedder
-from host.voice_takes import _reverb
+from host.voice_takes import _at_snr, _reverb
 from host.voice_verifier import DIM, WINDOW, windows
 
 from . import augment
@@ -134,10 +134,7 @@ def condition(clip: np.ndarray, pool: list[np.ndarray], sounds: list[np.ndarray]
             noise = sum(np.resize(pool[rng.integers(len(pool))], len(clip)) for _ in range(3))
         else:
             noise = np.resize(sounds[rng.integers(len(sounds))], len(clip))
-        speech = clip[np.abs(clip) > 0.01]
-        power = float(np.mean(speech**2)) if len(speech) else float(np.mean(clip**2))
-        gain = np.sqrt(power / 10 ** (rng.uniform(5, 20) / 10) / max(float(np.mean(noise**2)), 1e-12))
-        clip = clip + noise * gain
+        clip = _at_snr(clip, noise, float(rng.uniform(5, 20)))
     return np.asarray(clip, np.float32)
 
 

@@ -33,7 +33,8 @@ def say(text: str, voice: str = VOICE, speed: int = 160, pitch: int = 50, rate: 
     with tempfile.TemporaryDirectory(dir=tmp) as folder:
         raw, out = Path(folder) / "raw.wav", Path(folder) / "out.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), text], check=True)
-        subprocess.run(["sox", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out), "pad", "0.4", "0.4"], check=True)
+        subprocess.run(["sox", "-D", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out), "pad", "0.4", "0.4"],
+                       check=True)  # -D: no random dither, the same samples every run
         with wave.open(str(out)) as wav:
             return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768.0
 
@@ -385,23 +386,27 @@ def test_the_verifier_confirms_a_near_match_and_the_matcher_alone_does_not(taugh
     matcher = taught.voice_matcher()
     embedder = taught.pool.get("speech_embedding", "speech_embedding")
 
-    def first_event(audio: np.ndarray, verifier) -> dict | None:
-        # Thresholds lowered so that the take's best match lands between 1x and CONFIRM_RATIO.
-        detector = PersonalDetector(matcher.bank, {c: t / 1.2 for c, t in matcher.calibration.thresholds.items()})
+    def first_event(audio: np.ndarray, verifier, scale: float) -> tuple[dict | None, PersonalDetector]:
+        detector = PersonalDetector(matcher.bank, {c: t * scale for c, t in matcher.calibration.thresholds.items()})
         recent: list = []
         confirm = _confirm_with(verifier, recent, None)
         for i, vector in enumerate(embedder.embed(audio)):
             recent.append(vector)
             found = detector.step(vector, 0.08 * i, confirm)
             if found:
-                return found
-        return None
+                return found, detector
+        return None, detector
 
     take = in_a_room(say("next tab", speed=150, pitch=45))
-    found = first_event(take, matcher.verifier)
+    # Thresholds scaled so that the take's best match lands at 1.2x, between 1x and CONFIRM_RATIO.
+    detector = PersonalDetector(matcher.bank, matcher.calibration.thresholds)
+    for i, vector in enumerate(embedder.embed(take)):
+        detector.step(vector, 0.08 * i)
+    scale = detector.best_ratio["next_tab"] / 1.2
+    found = first_event(take, matcher.verifier, scale)[0]
     assert found and found["command"] == "next_tab" and found["confirmed_by"] == "verifier"
-    assert first_event(take, None) is None  # nobody to confirm: the matcher alone does not fire
-    assert first_event(say("next stop"), matcher.verifier) is None
+    assert first_event(take, None, scale)[0] is None  # nobody to confirm: the matcher alone does not fire
+    assert first_event(say("next stop"), matcher.verifier, scale)[0] is None
 
 
 def test_the_verifiers_versions_are_cached_per_take_and_reproducible(taught):
@@ -415,7 +420,8 @@ def test_the_verifiers_versions_are_cached_per_take_and_reproducible(taught):
     clip = speech_clip(say("next tab"), (6400, 16000), 12_672)
     first, again = verifier_versions(clip), verifier_versions(clip)
     assert len(first) == COPIES and all(np.array_equal(a, b) for a, b in zip(first, again))
-    assert sum(not np.allclose(v[: len(clip)], clip[: len(v)]) for v in first) >= COPIES - 2  # really changed
+    assert sum(not np.allclose(v[: len(clip)], clip[: len(v)], atol=1e-3) for v in first) >= COPIES // 2  # changed
+    assert not np.array_equal(verifier_versions(clip * 0.5)[0], first[0] * 0.5)  # seeded by the take itself
 
 
 def test_without_the_generic_speech_the_profile_works_without_a_verifier(tmp_path, monkeypatch):

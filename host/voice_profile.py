@@ -106,7 +106,7 @@ class VoiceProfile:
         self._matcher: Matcher | None = None
         self._matcher_key: str | None = None
         # Features read or made this session (a take's sha256 fixes them): no re-reading per take.
-        self._recent_features: dict[tuple[Path, str], list[np.ndarray]] = {}
+        self._recent_features: dict[Path, list[np.ndarray]] = {}
         self.problems: list[str] = []
 
     # --- manifest -----------------------------------------------------------------------
@@ -163,17 +163,18 @@ class VoiceProfile:
 
     def _features(self, take: dict, command: str, versions=room_versions, versions_id: str = VERSIONS_ID
                   ) -> list[np.ndarray]:
-        """The take's embedding sequences (clean, then room and noise versions), cached."""
+        """The take's embedding sequences in `versions` (by default the enrollment rooms: clean,
+        then room and noise versions), cached on disk and for this session."""
         embedder = self._embedder()
         folder = self.root / "features" / f"{embedder.name}-{embedder.version}-{versions_id}"
         path = folder / f"{take['sha256']}.npz"
-        if (path, take["sha256"]) in self._recent_features and path.exists():
-            return self._recent_features[(path, take["sha256"])]
+        if path in self._recent_features and path.exists():
+            return self._recent_features[path]
         if path.exists():
             try:
                 with np.load(path) as saved:
                     vectors = [saved[f"v{i}"] for i in range(len(saved.files))]
-                self._recent_features[(path, take["sha256"])] = vectors
+                self._recent_features[path] = vectors
                 return vectors
             except (OSError, ValueError, KeyError):
                 log.warning("recomputing damaged voice features %s", path)
@@ -185,7 +186,7 @@ class VoiceProfile:
         buffer = io.BytesIO()
         np.savez(buffer, **{f"v{i}": v for i, v in enumerate(vectors)})
         atomic_write(path, buffer.getvalue())
-        self._recent_features[(path, take["sha256"])] = vectors
+        self._recent_features[path] = vectors
         return vectors
 
     # --- verdicts -----------------------------------------------------------------------
@@ -270,6 +271,8 @@ class VoiceProfile:
             else:
                 takes.append(entry)
             usable = self._judge(manifest)
+            if entry["verdict"] == "ok" and self._generic_speech() is not None:
+                self._verifier_features(entry, command)  # now, not all at once when the command is ready
             self._save(manifest)
             if replace is not None:
                 (self.root / "takes" / command / f"{replace}.wav").unlink(missing_ok=True)

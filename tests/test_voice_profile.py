@@ -33,8 +33,8 @@ def say(text: str, voice: str = VOICE, speed: int = 160, pitch: int = 50, rate: 
     with tempfile.TemporaryDirectory(dir=tmp) as folder:
         raw, out = Path(folder) / "raw.wav", Path(folder) / "out.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), text], check=True)
-        subprocess.run(["sox", "-D", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out), "pad", "0.4", "0.4"],
-                       check=True)  # -D: no random dither, the same samples every run
+        subprocess.run(["sox", "-R", str(raw), "-r", str(rate), "-c", "1", "-b", "16", str(out), "pad", "0.4", "0.4"],
+                       check=True)  # -R: the same dither (and samples) every run
         with wave.open(str(out)) as wav:
             return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768.0
 
@@ -446,3 +446,20 @@ def test_a_damaged_generic_speech_bank_is_refused_with_a_clear_error(tmp_path):
     (tmp_path / "garbage.npy").write_bytes(b"not numpy")
     with pytest.raises(ModelCorrupt, match="cannot be read"):
         _load_windows(tmp_path / "garbage.npy", spec)
+
+
+@pytest.mark.parametrize("chunk", [1600, 441, 4800])
+def test_the_streamed_embeddings_are_the_whole_clips(host, chunk):
+    """Chunk by chunk, in any chunk size, the front end gives the vectors of the whole clip over
+    a microphone's broadband noise floor. (Not over digital silence or rumble alone: the mel
+    layer clamps bins far below the loudest of each call, so those depend on the call.)"""
+    from host.speech_embedding import EmbeddingStream
+
+    embedder = host.pool.get("speech_embedding", "speech_embedding")
+    audio = np.concatenate([say("next tab"), say("the weather is nice today")])
+    audio += (np.random.default_rng(1).standard_normal(len(audio)) * 1e-3).astype(np.float32)  # -60 dBFS hiss
+    stream_ = EmbeddingStream(embedder)
+    streamed = np.concatenate([stream_.feed(audio[i:i + chunk]) for i in range(0, len(audio), chunk)])
+    whole = embedder.embed(audio)
+    assert stream_.vectors == len(streamed) == len(whole)
+    np.testing.assert_allclose(streamed, whole, atol=1e-4)

@@ -1,7 +1,9 @@
 """A live audio stream heard through the user's voice profile, and the generic model for the rest.
 
-Commands the user taught are decided by the personal matcher alone: it was checked on the
-user's own takes, while the generic model misses half of the commands of voices it never met.
+Commands the user taught are decided by the personal matcher: it was checked on the user's own
+takes, while the generic model misses half of the commands of voices it never met. A match just
+above its threshold needs a confirmation: the profile's verifier (voice_verifier.py), or the
+generic model's score for that command, which never fires a taught command by itself.
 Commands not taught fall back to the generic keyword model when the host may serve it (blessed,
 or the request opted in). Both share one resampler and one refractory period, so one phrase is
 one command.

@@ -118,19 +118,19 @@ class ModelPool:
         return ImageClassifier(spec, files["model"], files["labels"], self.num_threads)
 
 
-def _load_windows(path, spec) -> np.ndarray:
-    """The voice verifier's generic speech: [windows, WINDOW * 96], read-only."""
-    from .voice_verifier import DIM, WINDOW
+def _load_windows(path, spec):
+    """The voice verifier's generic speech ([windows, WINDOW * 96]), ready to train with."""
+    from .voice_verifier import DIM, WINDOW, GenericSpeech
 
     try:
         windows = np.load(path, allow_pickle=False).astype(np.float32)
     except (OSError, ValueError) as exc:
-        raise ModelCorrupt(f"The voice verifier's generic speech {spec.name} v{spec.version} cannot be read ({exc}).") from exc
+        raise ModelCorrupt(f"The voice verifier's generic speech {spec.name} v{spec.version} cannot be read "
+                           f"({exc}).") from exc
     if windows.ndim != 2 or windows.shape[1] != WINDOW * DIM or not np.isfinite(windows).all():
         raise ModelCorrupt(f"The voice verifier's generic speech {spec.name} v{spec.version} has the wrong shape "
                            f"{windows.shape} (expected windows of {WINDOW} x {DIM}).")
-    windows.setflags(write=False)
-    return windows
+    return GenericSpeech(windows)
 
 
 def decode_base64(value, field: str = "image") -> bytes:
@@ -309,7 +309,7 @@ class Capabilities:
         spec = self.store.registry.get(spotter.name, "keyword_spotting")
         return StreamDetector(spotter, DetectorSettings.from_params(spec.params).only(()), 16_000)
 
-    def _generic_speech(self) -> np.ndarray | None:
+    def _generic_speech(self):
         """The verifier's bundled negatives; None (no verifier, the profile still works) when missing."""
         try:
             return self.pool.get("voice_negatives", "voice_negatives")

@@ -42,7 +42,7 @@ from .speech_params import COMMANDS, PHRASES
 from .voice_matcher import Calibration, TemplateBank, best_costs, calibrate
 from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, VERSIONS_ID, inspect_take, room_versions, speech_clip
 from . import voice_verifier
-from .voice_verifier import Verifier, verifier_versions
+from .voice_verifier import GenericSpeech, Verifier, verifier_versions
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class VoiceProfile:
     """One user's profile in one data home. All methods are thread-safe."""
 
     def __init__(self, home: Path, embedder: Callable[[], SpeechEmbedder],
-                 generic_speech: Callable[[], np.ndarray | None] = lambda: None):
+                 generic_speech: Callable[[], GenericSpeech | None] = lambda: None):
         self.root = Path(home) / "voice" / "profile"
         self._embedder = embedder  # loaded on first need: hosts without a profile never pay for it
         self._generic_speech = generic_speech  # the verifier's negatives; None: no verifier
@@ -364,9 +364,13 @@ class VoiceProfile:
         ready = {c: takes for c, takes in usable.items() if len(takes) >= TAKES_NEEDED}
         matcher = None
         if ready:
-            calibration = calibrate(ready)
-            bank = TemplateBank({c: [v for take in takes for v in take] for c, takes in ready.items()})
-            matcher = Matcher(self._id(manifest, list(ready)), bank, calibration, self._train_verifier(manifest, ready))
+            profile_id = self._id(manifest, list(ready))
+            if self._matcher is not None and self._matcher.id == profile_id:
+                matcher = self._matcher  # the same ready takes (e.g. a take of a command not ready yet)
+            else:
+                calibration = calibrate(ready)
+                bank = TemplateBank({c: [v for take in takes for v in take] for c, takes in ready.items()})
+                matcher = Matcher(profile_id, bank, calibration, self._train_verifier(manifest, ready))
         self._matcher, self._matcher_key = matcher, stamp
         return matcher
 

@@ -94,12 +94,12 @@ def speech_clip(audio: np.ndarray, speech: tuple[int, int], min_samples: int) ->
     return clip.astype(np.float32)
 
 
-def _rng(audio: np.ndarray, salt: str) -> np.random.Generator:
+def seeded_rng(audio: np.ndarray, salt: str) -> np.random.Generator:
     digest = hashlib.sha256(audio.tobytes() + salt.encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def _reverb(audio: np.ndarray, rt60_s: float, rng: np.random.Generator, wet_db: float = 0.0) -> np.ndarray:
+def reverb(audio: np.ndarray, rt60_s: float, rng: np.random.Generator, wet_db: float = 0.0) -> np.ndarray:
     """A synthetic room: direct sound plus exponentially decaying diffuse noise `wet_db`
     louder than it (0 dB: a talker about a metre from the microphone; more: farther)."""
     length = int(rt60_s * RATE)
@@ -117,7 +117,7 @@ def _reverb(audio: np.ndarray, rt60_s: float, rng: np.random.Generator, wet_db: 
     return (wet * np.sqrt(np.sum(audio**2) / max(np.sum(wet**2), 1e-12))).astype(np.float32)
 
 
-def _at_snr(audio: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+def at_snr(audio: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
     """`audio` plus `noise` scaled to `snr_db` below the speech (the samples over 0.01)."""
     speech = audio[np.abs(audio) > 0.01]
     power = float(np.mean(speech**2)) if len(speech) else float(np.mean(audio**2))
@@ -129,10 +129,10 @@ def _noise(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.nda
     """Low-frequency-heavy noise (a room's hum and rumble) at `snr_db` below the speech."""
     noise = np.cumsum(rng.standard_normal(len(audio)))
     noise -= np.convolve(noise, np.ones(400) / 400, mode="same")
-    return _at_snr(audio, noise, snr_db)
+    return at_snr(audio, noise, snr_db)
 
 
-def _speed(audio: np.ndarray, factor: float) -> np.ndarray:
+def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
     """Said `factor` times faster (and a little higher, like a tape): people vary both."""
     positions = np.arange(0, len(audio) - 1, factor)
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
@@ -145,6 +145,7 @@ def room_versions(clip: np.ndarray) -> list[np.ndarray]:
     """The take as recorded; in rooms small and large (one with noise), farther from the
     microphone; in noise; said a little slower and faster. Chosen on development voices
     (docs/speech/enrollment.md): without them a take said in a reverberant room is missed."""
-    rng = _rng(clip, "room")
-    return [clip, _reverb(clip, 0.3, rng), _noise(_reverb(clip, 0.6, rng), 15.0, rng), _noise(clip, 12.0, rng),
-            _reverb(clip, 0.9, rng, 6.0), _reverb(clip, 0.5, rng, 3.0), _speed(clip, 0.88), _speed(clip, 1.14)]
+    rng = seeded_rng(clip, "room")
+    return [clip, reverb(clip, 0.3, rng), _noise(reverb(clip, 0.6, rng), 15.0, rng), _noise(clip, 12.0, rng),
+            reverb(clip, 0.9, rng, 6.0), reverb(clip, 0.5, rng, 3.0),
+            change_speed(clip, 0.88), change_speed(clip, 1.14)]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .voice_takes import _at_snr, _reverb, _rng, _speed
+from .voice_takes import at_snr, change_speed, reverb, seeded_rng
 
 WINDOW = 6  # vectors: 0.48 s of hops over a 1.24 s span, the length of a short command
 DIM = 96
@@ -39,17 +39,17 @@ def _colored(n: int, rng: np.random.Generator, exponent: float) -> np.ndarray:
 def verifier_versions(clip: np.ndarray, copies: int = COPIES) -> list[np.ndarray]:
     """Random rooms (0.2-1 s), noise from white to brown at 5-25 dB SNR and speeds 0.8-1.25x,
     seeded by the clip: the same take always gives the same copies."""
-    rng = _rng(clip, "verifier")
+    rng = seeded_rng(clip, "verifier")
     out = []
     for _ in range(copies):
         x = clip
         if rng.random() < 0.6:
-            x = _speed(x, float(rng.uniform(0.8, 1.25)))
+            x = change_speed(x, float(rng.uniform(0.8, 1.25)))
         if rng.random() < 0.7:
-            x = _reverb(x, float(rng.uniform(0.2, 1.0)), rng, float(rng.uniform(0, 6)))
+            x = reverb(x, float(rng.uniform(0.2, 1.0)), rng, float(rng.uniform(0, 6)))
         if rng.random() < 0.8:
             noise = _colored(len(x), rng, float(rng.choice([0.0, 0.5, 1.0, 1.5])))
-            x = _at_snr(x, noise, float(rng.uniform(5, 25)))
+            x = at_snr(x, noise, float(rng.uniform(5, 25)))
         out.append(np.asarray(x, np.float32))
     return out
 
@@ -96,16 +96,15 @@ def _with_bias(x: np.ndarray) -> np.ndarray:
     return np.concatenate([np.asarray(x, np.float32), np.ones((len(x), 1), np.float32)], axis=1)
 
 
-_generic_cache: list = []  # [(generic array, its rows with a bias column, their Gram matrix)]: once per host
+class GenericSpeech:
+    """The bundled generic-speech windows as training rows (with a bias column) and their Gram
+    matrix, both made once when the bank is loaded: every profile build reuses them."""
 
-
-def _generic_rows(generic: np.ndarray | None, d: int) -> tuple[np.ndarray, np.ndarray]:
-    if generic is None or not len(generic):
-        return np.zeros((0, d), np.float32), np.zeros((d, d), np.float32)
-    if not _generic_cache or _generic_cache[0][0] is not generic:
-        rows = _with_bias(generic)
-        _generic_cache[:] = [(generic, rows, rows.T @ rows)]
-    return _generic_cache[0][1], _generic_cache[0][2]
+    def __init__(self, windows: np.ndarray):
+        self.rows = _with_bias(windows)
+        self.gram = self.rows.T @ self.rows
+        self.rows.setflags(write=False)
+        self.gram.setflags(write=False)
 
 
 def _design(sequences: dict[str, list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,16 +131,17 @@ def _calibrate(scores: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> t
     return float(theta[0]), float(theta[1])
 
 
-def train(sequences: dict[str, list[np.ndarray]], generic: np.ndarray | None) -> Verifier:
+def train(sequences: dict[str, list[np.ndarray]], generic: GenericSpeech | None) -> Verifier:
     """`sequences[command]`: the embedding sequences of the command's takes, every version.
 
     Per command, weighted least squares in closed form: target 1 on its phrase windows, 0 on
     every window of the other commands and on `generic`, each class half the weight (the rest
     of its own windows, the phrase half said, are left out); then a logistic calibration of
-    that score. The generic windows enter through their Gram matrix, computed once per host."""
+    that score. The generic windows enter through their Gram matrix (`GenericSpeech`)."""
     x, owner, is_end = _design(sequences)
     d = x.shape[1]
-    generic_rows, generic_gram = _generic_rows(generic, d)
+    generic_rows = generic.rows if generic is not None else np.zeros((0, d), np.float32)
+    generic_gram = generic.gram if generic is not None else np.zeros((d, d), np.float32)
     ridge = np.eye(d) * RIDGE
     ridge[-1, -1] = 0.0  # the bias is not shrunk
     heads, biases = [], []

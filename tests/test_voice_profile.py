@@ -349,9 +349,9 @@ def test_takes_in_any_wav_layout_and_a_nan_take_is_refused(host):
 
 def in_a_room(audio: np.ndarray, seed: int = 3) -> np.ndarray:
     """Reverberant (0.7 s) and noisy (12 dB SNR): not one of the enrollment rooms."""
-    from host.voice_takes import _reverb
+    from host.voice_takes import reverb
 
-    room = _reverb(audio, 0.7, np.random.default_rng(seed), 3.0)
+    room = reverb(audio, 0.7, np.random.default_rng(seed), 3.0)
     return room + brown_noise(len(room), speech_rms(audio) / 10 ** (12 / 20), seed)
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from host.speech_embedding import SpeechEmbedder
-from host.voice_takes import _at_snr, _reverb
+from host.voice_takes import at_snr, reverb
 from host.voice_verifier import DIM, WINDOW, windows
 
 from . import augment
@@ -125,7 +125,7 @@ def condition(clip: np.ndarray, pool: list[np.ndarray], sounds: list[np.ndarray]
     """One random room / noise: reverb, noise (coloured, babble or a sound) at 5-20 dB SNR, or both."""
     kind = rng.integers(3)
     if kind != 1:
-        clip = _reverb(clip, float(rng.uniform(0.2, 1.0)), rng, float(rng.uniform(0, 6)))
+        clip = reverb(clip, float(rng.uniform(0.2, 1.0)), rng, float(rng.uniform(0, 6)))
     if kind != 0:
         source = rng.integers(3)
         if source == 0:
@@ -134,7 +134,7 @@ def condition(clip: np.ndarray, pool: list[np.ndarray], sounds: list[np.ndarray]
             noise = sum(np.resize(pool[rng.integers(len(pool))], len(clip)) for _ in range(3))
         else:
             noise = np.resize(sounds[rng.integers(len(sounds))], len(clip))
-        clip = _at_snr(clip, noise, float(rng.uniform(5, 20)))
+        clip = at_snr(clip, noise, float(rng.uniform(5, 20)))
     return np.asarray(clip, np.float32)
 
 

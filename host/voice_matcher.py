@@ -66,6 +66,11 @@ class TemplateBank:
 class SubsequenceDTW:
     """Streaming subsequence DTW of every template of a bank; `step` takes one stream vector.
 
+    Each stream vector moves a path on by one template row, by none (said slower than the
+    take) or by two (said faster, up to twice as fast; the row in between is matched to the
+    same stream vector). Every predecessor is in the previous column, so a column is a few
+    numpy operations over all templates and rows at once, not a loop over rows.
+
     Besides each path's total cost it keeps the part spent on the template's second half, so
     a match is scored by its worse half: "next time" matches the first half of "next tab"
     well and its second half badly, and must not pass on the strength of the first.
@@ -74,43 +79,43 @@ class SubsequenceDTW:
     def __init__(self, bank: TemplateBank):
         self.bank = bank
         shape = bank.vectors.shape[:2]
-        self._second_half = np.arange(shape[1])[None, :] >= (bank.lengths[:, None] // 2)
-        self._cost = np.full(shape, np.inf, np.float32)  # accumulated cost, previous column
-        self._steps = np.ones(shape, np.float32)  # path length, previous column
-        self._cost2 = np.zeros(shape, np.float32)  # ...of which on the template's second half
-        self._steps2 = np.zeros(shape, np.float32)
+        self._late = np.arange(shape[1])[None, :] >= (bank.lengths[:, None] // 2)  # the second half's rows
+        # Per path ending at each (template, row): its cost and length, and the same on the second half.
+        no_path = np.array([np.inf, 1.0, 0.0, 0.0], np.float32)[:, None, None]
+        self._state = np.broadcast_to(no_path, (4, *shape)).copy()
+        # A row's predecessors in the previous column: the row below, the same row, two rows below.
+        self._options = np.empty((3, 4, *shape), np.float32)
+        self._options[0, :, :, :1] = no_path  # the first rows have no row below: never overwritten
+        self._options[2, :, :, :2] = no_path
+        self._rows = np.arange(len(bank.lengths))
+        self._last = bank.lengths - 1
 
     def step(self, vector: np.ndarray) -> np.ndarray:
         """One unit-length stream vector -> each template's score for a path ending here."""
-        bank = self.bank
+        bank, options, late = self.bank, self._options, self._late
         local = 1.0 - bank.vectors @ vector  # [templates, rows]
         local[bank.pad] = np.inf
-        cost, steps = np.empty_like(self._cost), np.empty_like(self._steps)
-        cost2, steps2 = np.empty_like(self._cost2), np.empty_like(self._steps2)
-        late = self._second_half
-        cost[:, 0], steps[:, 0] = local[:, 0], 1.0  # a template may start anywhere in the stream
-        cost2[:, 0], steps2[:, 0] = np.where(late[:, 0], local[:, 0], 0.0), late[:, 0]
-        chosen = np.arange(len(local))
-        for row in range(1, local.shape[1]):
-            # Predecessors: diagonal, same row (the stream advances), row below (the template advances).
-            options = np.stack([
-                np.stack([self._cost[:, row - 1], self._cost[:, row], cost[:, row - 1]]),
-                np.stack([self._steps[:, row - 1], self._steps[:, row], steps[:, row - 1]]),
-                np.stack([self._cost2[:, row - 1], self._cost2[:, row], cost2[:, row - 1]]),
-                np.stack([self._steps2[:, row - 1], self._steps2[:, row], steps2[:, row - 1]]),
-            ])
-            with np.errstate(invalid="ignore"):
-                pick = np.argmin(options[0] / options[1], axis=0)
-            best = options[:, pick, chosen]
-            cost[:, row], steps[:, row] = local[:, row] + best[0], best[1] + 1.0
-            in_late = late[:, row]
-            cost2[:, row] = best[2] + np.where(in_late, local[:, row], 0.0)
-            steps2[:, row] = best[3] + in_late
-        self._cost, self._steps, self._cost2, self._steps2 = cost, steps, cost2, steps2
-        last = bank.lengths - 1
-        rows = np.arange(len(last))
-        total, length = cost[rows, last], steps[rows, last]
-        late_cost, late_steps = cost2[rows, last], steps2[rows, last]
+        options[0, :, :, 1:] = self._state[:, :, :-1]
+        options[1] = self._state
+        options[2, :, :, 2:] = self._state[:, :, :-2]
+        late_local = np.where(late, local, 0.0)
+        # Two rows on: the row between is passed at this same stream vector, and counts.
+        options[2, 0, :, 2:] += local[:, 1:-1]
+        options[2, 1, :, 2:] += 1.0
+        options[2, 2, :, 2:] += late_local[:, 1:-1]
+        options[2, 3, :, 2:] += late[:, 1:-1]
+        with np.errstate(invalid="ignore"):
+            pick = np.argmin(options[:, 0] / options[:, 1], axis=0)  # the lowest mean cost
+        state = np.take_along_axis(options, pick[None, None], axis=0)[0]
+        state[0] += local
+        state[1] += 1.0
+        state[2] += late_local
+        state[3] += late
+        # A template may start anywhere in the stream: its first row always starts afresh.
+        state[0, :, 0], state[1, :, 0] = local[:, 0], 1.0
+        state[2, :, 0], state[3, :, 0] = late_local[:, 0], late[:, 0]
+        self._state = state
+        total, length, late_cost, late_steps = state[:, self._rows, self._last]
         with np.errstate(invalid="ignore", divide="ignore"):
             second = late_cost / late_steps
             first = np.where(length > late_steps, (total - late_cost) / (length - late_steps), second)

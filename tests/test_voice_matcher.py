@@ -1,0 +1,86 @@
+"""The template matcher's DTW, checked against a plain re-statement of its recurrence.
+
+`SubsequenceDTW` computes every template and row of a column at once; here the same
+recurrence is written out one cell at a time, and the two must agree on every stream vector.
+Then what the step pattern is for: a take said slower or up to twice as fast still matches,
+and a stream that only shares the template's first half does not.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from host.voice_matcher import THRESHOLD_CEILING, SubsequenceDTW, TemplateBank, best_costs, unit_rows
+
+DIM = 96
+
+
+def reference_scores(template: np.ndarray, stream: np.ndarray) -> list[float]:
+    """Each stream vector's score of the best path ending there, one DTW cell at a time."""
+    rows = len(template)
+    late = [r >= rows // 2 for r in range(rows)]
+    previous = [(math.inf, 1.0, 0.0, 0.0)] * rows  # (cost, steps, cost on the second half, its steps)
+    scores = []
+    for vector in stream:
+        local = [1.0 - float(t @ vector) for t in template]
+        current = []
+        for r in range(rows):
+            on_late = (local[r] if late[r] else 0.0, 1.0 if late[r] else 0.0)
+            if r == 0:  # a path may start at any stream vector
+                current.append((local[0], 1.0, *on_late))
+                continue
+            options = [previous[r - 1], previous[r]]  # one row on; the same row
+            if r >= 2:  # two rows on, the row between matched to this same vector
+                c, s, c2, s2 = previous[r - 2]
+                mid = r - 1
+                options.append((c + local[mid], s + 1, c2 + (local[mid] if late[mid] else 0.0), s2 + late[mid]))
+            c, s, c2, s2 = min(options, key=lambda o: o[0] / o[1])
+            current.append((c + local[r], s + 1, c2 + on_late[0], s2 + on_late[1]))
+        previous = current
+        total, length, late_cost, late_steps = current[-1]
+        second = late_cost / late_steps
+        first = (total - late_cost) / (length - late_steps) if length > late_steps else second
+        scores.append(max(first, second))
+    return scores
+
+
+def smooth_sequence(rng: np.random.Generator, length: int) -> np.ndarray:
+    """Unit vectors that drift slowly, like speech embeddings 80 ms apart."""
+    steps = rng.standard_normal((length, DIM)) * 0.25
+    steps[0] = rng.standard_normal(DIM)
+    return unit_rows(np.cumsum(steps, axis=0))
+
+
+def test_the_vectorised_dtw_is_the_recurrence():
+    rng = np.random.default_rng(0)
+    templates = {"a": [smooth_sequence(rng, n) for n in (1, 2, 5)], "b": [smooth_sequence(rng, n) for n in (3, 9)]}
+    bank = TemplateBank(templates)
+    stream = np.concatenate([unit_rows(rng.standard_normal((6, DIM))), templates["b"][1], smooth_sequence(rng, 12)])
+    dtw = SubsequenceDTW(bank)
+    got = np.array([dtw.step(v) for v in stream])  # [stream, templates]
+    flat = [t for c in bank.commands for t in templates[c]]
+    for k, template in enumerate(flat):
+        np.testing.assert_allclose(got[:, k], reference_scores(template, stream), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("speed", [0.5, 0.8, 1.0, 1.25, 2.0])
+def test_a_take_said_slower_or_up_to_twice_as_fast_matches(speed):
+    rng = np.random.default_rng(1)
+    template = smooth_sequence(rng, 12)
+    count = int(np.ceil((len(template) - 1) / speed)) + 1  # first to last vector at `speed`
+    said = template[np.round(np.linspace(0, len(template) - 1, count)).astype(int)]
+    stream = np.concatenate([unit_rows(rng.standard_normal((5, DIM))), said, unit_rows(rng.standard_normal((5, DIM)))])
+    other = smooth_sequence(rng, 12)
+    costs = best_costs(TemplateBank({"cmd": [template], "other": [other]}), stream)
+    assert costs[0] < THRESHOLD_CEILING / 2, costs
+    assert costs[1] > 2 * THRESHOLD_CEILING, costs
+
+
+def test_sharing_only_the_first_half_is_no_match():
+    rng = np.random.default_rng(2)
+    template = smooth_sequence(rng, 10)
+    stream = np.concatenate([template[:5], smooth_sequence(rng, 8)])  # "next time" against "next tab"
+    assert best_costs(TemplateBank({"cmd": [template]}), stream)[0] > 2 * THRESHOLD_CEILING

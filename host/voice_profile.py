@@ -37,7 +37,7 @@ import numpy as np
 from .audio import AudioTooLong
 from .errors import InvalidRequest, TabSenseError
 from .files import atomic_write
-from .speech_embedding import MIN_SAMPLES, SpeechEmbedder
+from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
 from .voice_matcher import Calibration, TemplateBank, best_costs, calibrate
 from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, VERSIONS_ID, inspect_take, room_versions, speech_clip
@@ -51,6 +51,10 @@ TAKES_NEEDED = 3
 MAX_TAKES = 6  # per command: replace or remove one to record more
 UNLIKE_COST = 0.1  # a clean take this far from all the command's other takes is not the same phrase
 LIKE_OTHER_COST = 0.05  # a first take this close to another command's takes would be confused with it
+# A template is at least 4 embedding vectors (1.0 s of audio): a one-word command then has a
+# shape in time, not one vector that matches a syllable inside other words. Chosen on the
+# development voices over three seeds (docs/speech/experiments.md).
+TEMPLATE_SAMPLES = MIN_SAMPLES + 3 * STEP_SAMPLES
 
 
 class ProfileError(TabSenseError):
@@ -181,7 +185,7 @@ class VoiceProfile:
         audio = _read_wav16(self.root / "takes" / command / f"{take['take']}.wav")
         signal = inspect_take(audio)
         speech = signal.speech or (0, len(audio))
-        clip = speech_clip(audio, speech, MIN_SAMPLES)
+        clip = speech_clip(audio, speech, TEMPLATE_SAMPLES)
         vectors = [embedder.embed(version) for version in versions(clip)]
         buffer = io.BytesIO()
         np.savez(buffer, **{f"v{i}": v for i, v in enumerate(vectors)})

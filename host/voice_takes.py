@@ -82,10 +82,16 @@ def inspect_take(audio: np.ndarray) -> TakeSignal:
 
 
 def speech_clip(audio: np.ndarray, speech: tuple[int, int], min_samples: int) -> np.ndarray:
-    """The spoken part with a little context, padded with the take's own quietest audio
-    (not digital silence, which a live stream never has) to at least `min_samples`."""
+    """The spoken part with a little context, widened to at least `min_samples` with the
+    take's own recording around it (3/4 before, 1/4 after: the room's sound, which a live
+    stream has too); padded with silence only when the recording itself is shorter."""
     start = max(0, speech[0] - int(CONTEXT_BEFORE_S * RATE))
     end = min(len(audio), speech[1] + int(CONTEXT_AFTER_S * RATE))
+    missing = min_samples - (end - start)
+    if missing > 0:
+        start = max(0, start - (missing - missing // 4))
+        end = min(len(audio), start + min_samples)
+        start = max(0, end - min_samples)
     clip = audio[start:end]
     missing = min_samples - len(clip)
     if missing > 0:
@@ -138,7 +144,7 @@ def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 
-VERSIONS_ID = "rooms1"  # names the set below in the feature cache: change it when the set changes
+VERSIONS_ID = "rooms2"  # names the set below in the feature cache: change it when the set changes
 
 
 def room_versions(clip: np.ndarray) -> list[np.ndarray]:

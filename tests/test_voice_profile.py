@@ -463,3 +463,21 @@ def test_the_streamed_embeddings_are_the_whole_clips(host, chunk):
     whole = embedder.embed(audio)
     assert stream_.vectors == len(streamed) == len(whole)
     np.testing.assert_allclose(streamed, whole, atol=1e-4)
+
+
+def test_a_short_take_becomes_a_template_of_a_second_of_its_own_recording(taught):
+    """A one-word take is widened into the room sound around it, so its template has a shape in
+    time (at least 4 vectors), not one vector; silence is added only past the recording's ends."""
+    from host.voice_profile import TEMPLATE_SAMPLES
+    from host.voice_takes import speech_clip
+
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(32_000) * 1e-3).astype(np.float32)  # 2 s of a room's floor
+    audio[14_400:19_200] += say("go", rate=16000)[6400:11_200]  # 0.3 s of speech at 0.9 s
+    clip = speech_clip(audio, (14_400, 19_200), TEMPLATE_SAMPLES)
+    assert len(clip) == TEMPLATE_SAMPLES and np.all(clip != 0)  # all of it recorded, none of it padding
+    start = int(np.flatnonzero(audio == clip[0])[0])
+    assert np.array_equal(clip, audio[start:start + TEMPLATE_SAMPLES]) and start < 14_400 < 19_200 < start + len(clip)
+    assert len(taught.voice_profile._embedder().embed(clip)) >= 4
+    short = speech_clip(audio[13_000:21_000], (1400, 6200), TEMPLATE_SAMPLES)  # a recording of 0.5 s
+    assert len(short) == TEMPLATE_SAMPLES and np.array_equal(short[short != 0], audio[13_000:21_000])

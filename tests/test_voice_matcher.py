@@ -84,3 +84,10 @@ def test_sharing_only_the_first_half_is_no_match():
     template = smooth_sequence(rng, 10)
     stream = np.concatenate([template[:5], smooth_sequence(rng, 8)])  # "next time" against "next tab"
     assert best_costs(TemplateBank({"cmd": [template]}), stream)[0] > 2 * THRESHOLD_CEILING
+
+
+def test_a_template_without_vectors_is_left_out():
+    rng = np.random.default_rng(3)
+    bank = TemplateBank({"a": [smooth_sequence(rng, 4), np.zeros((0, DIM), np.float32)], "b": [np.zeros((0, DIM))]})
+    assert bank.commands == ["a"] and bank.lengths.tolist() == [4]
+    assert np.isfinite(best_costs(bank, smooth_sequence(rng, 6))).all()

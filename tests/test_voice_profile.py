@@ -307,6 +307,18 @@ def test_the_noise_gauge_widens_thresholds_only_while_speech_is_heard_over_a_lou
     assert allowance_after((phrase + loud)[:12000]) == 1.0  # under a second: the floor is not known yet
 
 
+def test_the_noise_gauge_measures_the_loudest_recent_frame_over_the_floor_percentile():
+    from host.voice_noise import FLOOR_PERCENTILE, PEAK_FRAMES, NoiseGauge
+
+    rng = np.random.default_rng(3)
+    for frames in (12, 13, 40, 63, 200):  # from the first answer to a full (rolling) history
+        gauge = NoiseGauge()
+        gauge.feed((rng.standard_normal(1280 * frames) * rng.uniform(1e-3, 0.1, 1280 * frames)).astype(np.float32))
+        levels = np.fromiter(gauge._levels, np.float64)
+        expected = levels[-PEAK_FRAMES:].max() - np.percentile(levels, FLOOR_PERCENTILE)
+        assert gauge.snr_db() == pytest.approx(expected, abs=1e-9)
+
+
 def test_a_taught_phrase_in_a_noisy_room_gets_the_allowance_and_a_quiet_near_miss_does_not(taught, monkeypatch):
     import host.voice_noise as voice_noise
 

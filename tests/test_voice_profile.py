@@ -141,6 +141,8 @@ def test_a_take_unlike_the_others_and_one_like_another_command(host):
     odd = host.enroll_take({"command": "next_tab", "audio": b64(say("reload the page")), "sample_rate": 16000})
     assert odd["verdict"] == "unlike_others"
     assert "“next tab”" in odd["message"]
+    shares_a_word = host.enroll_take({"command": "next_tab", "audio": b64(say("new tab")), "sample_rate": 16000})
+    assert shares_a_word["verdict"] == "unlike_others"
     same = host.enroll_take({"command": "close_tab", "audio": b64(say("next tab", speed=158)), "sample_rate": 16000})
     assert same["verdict"] == "like_other_command"
     assert "“next tab”" in same["message"]

@@ -96,6 +96,7 @@ globalThis.STRINGS = Object.freeze({
   enrollRecording: 'Listening… say it now',
   enrollChecking: 'Checking…',
   enrollPlay: 'Play',
+  enrollRemove: 'Delete',
   enrollNotRecorded: 'Not recorded yet.',
   enrollSavedEarlier: 'Recorded earlier.',
   enrollReady: 'Ready',

@@ -71,6 +71,8 @@ function buildCommands() {
       row.querySelector('.record').addEventListener('click', () => record(command, slot));
       row.querySelector('.play').textContent = STRINGS.enrollPlay;
       row.querySelector('.play').addEventListener('click', () => play(command, slot));
+      row.querySelector('.remove').textContent = STRINGS.enrollRemove;
+      row.querySelector('.remove').addEventListener('click', () => remove(command, slot));
       section.querySelector('.takes').append(row);
     }
     $('commands').append(section);
@@ -123,6 +125,9 @@ function renderTake(row, command, slot, take, blocked) {
   const play = row.querySelector('.play');
   play.hidden = !(take && state.recordings.has(take.take));
   play.disabled = busy;
+  const remove = row.querySelector('.remove');
+  remove.hidden = !take;
+  remove.disabled = blocked || busy;
   if (state.active === key) return;
   const verdict = row.querySelector('.verdict');
   const fix = row.querySelector('.verdict-fix');
@@ -226,13 +231,38 @@ async function record(command, slot) {
 
 // The host's answer to a take: the command's takes (all re-judged) and which commands are ready.
 function keep(result, audio, replaced) {
-  if (replaced && state.recordings.has(replaced)) {
-    URL.revokeObjectURL(state.recordings.get(replaced));
-    state.recordings.delete(replaced);
-  }
+  if (replaced) forget(replaced);
   state.recordings.set(result.take, URL.createObjectURL(audio));
   const commands = { ...state.profile.commands, [result.command]: { ready: result.command_ready, takes: result.takes } };
   state.profile = { ...state.profile, exists: true, commands, ready_commands: result.ready_commands };
+}
+
+// Deleting a take frees its slot; the takes after it move up, as the host lists them.
+async function remove(command, slot) {
+  const take = takesOf(command)[slot];
+  if (state.active || !take) return;
+  const key = `${command}/${slot}`;
+  state.active = key;
+  state.slotErrors.delete(key);
+  render();
+  try {
+    const answer = await toWorker('voice-profile', { action: 'remove_take', command, take: take.take });
+    if (!answer?.ok) throw answer?.error;
+    forget(take.take);
+    state.profile = answer.result;
+  } catch (caught) {
+    const error = caught?.text ? caught : { ...STRINGS.enrollErrors.unknown, fix: '' };
+    state.slotErrors.set(key, { text: error.text, fix: error.fix ?? '' });
+  } finally {
+    state.active = null;
+    render();
+  }
+}
+
+function forget(take) {
+  if (!state.recordings.has(take)) return;
+  URL.revokeObjectURL(state.recordings.get(take));
+  state.recordings.delete(take);
 }
 
 function play(command, slot) {

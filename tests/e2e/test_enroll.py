@@ -269,8 +269,9 @@ def test_taught_voice_switches_tabs_and_a_near_miss_does_not(playwright, enroll_
         assert popup_voice_line(browser) == ("generic", "Voice: generic model — less accurate")
 
 
-def test_a_silent_take_is_kept_with_its_verdict(playwright, enroll_home, clips, tmp_path_factory):
-    """Nothing said: the page still sends the take after waiting, and shows the host's sentence."""
+def test_a_silent_take_is_kept_with_its_verdict_and_can_be_deleted(playwright, enroll_home, clips, tmp_path_factory):
+    """Nothing said: the page still sends the take after waiting, and shows the host's sentence;
+    Delete removes the take from the host's profile and frees its slot."""
     with browser_playing(playwright, enroll_home, tmp_path_factory, clips["silence"]) as browser:
         page = open_enroll_page(browser)
         answer = record(page, "next_tab", 0)
@@ -281,6 +282,14 @@ def test_a_silent_take_is_kept_with_its_verdict(playwright, enroll_home, clips, 
         assert page.locator(".command[data-command='next_tab']").get_attribute("data-ready") == "false"
         profile = profile_of(page)
         assert [t["verdict"] for t in profile["commands"]["next_tab"]["takes"]] == ["silence"]
+        assert row.locator(".remove").text_content() == page.evaluate("STRINGS.enrollRemove")
+        row.locator(".remove").click()
+        page.wait_for_function("(row) => row.dataset.state === 'empty'", arg=row.element_handle(),
+                               timeout=TAKE_TIMEOUT_MS)
+        assert profile_of(page)["commands"]["next_tab"]["takes"] == []
+        assert row.locator(".remove").is_hidden() and row.locator(".verdict").text_content() == page.evaluate(
+            "STRINGS.enrollNotRecorded")
+        assert row.locator(".record").text_content() == page.evaluate("STRINGS.enrollRecord")
 
 
 def test_the_page_shows_what_a_take_changed_for_other_commands(playwright, enroll_home, clips, tmp_path_factory):

@@ -12,7 +12,7 @@ Layout under `$TABSENSE_HOME/voice/profile/`:
 Every write goes to a temporary file first and is renamed into place, and the manifest is
 written last: a crash mid-enrollment leaves the previous profile as it was. Features are a
 cache keyed by the take's sha256 and the front end's version: a new front end rebuilds them
-from the takes. A manifest edited by hand or truncated is reported (`problems`) and never
+from the takes, and the old ones are deleted. A manifest edited by hand or truncated is reported (`problems`) and never
 crashes the host: takes that do not check out are left out of the matcher.
 """
 
@@ -185,6 +185,8 @@ class VoiceProfile:
                 return vectors
             except (OSError, ValueError, KeyError):
                 log.warning("recomputing damaged voice features %s", path)
+        if not folder.exists():
+            self._drop_stale_features()
         audio = _read_wav16(self.root / "takes" / command / f"{take['take']}.wav")
         signal = inspect_take(audio)
         speech = signal.speech or (0, len(audio))
@@ -195,6 +197,16 @@ class VoiceProfile:
         atomic_write(path, buffer.getvalue())
         self._recent_features[path] = vectors
         return vectors
+
+    def _drop_stale_features(self) -> None:
+        """Feature folders of an older front end or set of versions are never read again (the
+        current ones are rebuilt from the takes): delete them, as a new set is first written."""
+        embedder = self._embedder()
+        current = {f"{embedder.name}-{embedder.version}-{ids}" for ids in (VERSIONS_ID, voice_verifier.VERSIONS_ID)}
+        for folder in (self.root / "features").glob("*"):
+            if folder.is_dir() and folder.name not in current:
+                log.info("deleting voice features of an older version: %s", folder)
+                shutil.rmtree(folder, ignore_errors=True)
 
     # --- verdicts -----------------------------------------------------------------------
 

@@ -423,6 +423,18 @@ def test_the_verifier_confirms_a_near_match_and_the_matcher_alone_does_not(taugh
     assert first_event(say("next stop"), matcher.verifier, scale)[0] is None
 
 
+def test_features_of_an_older_version_are_deleted_when_the_new_ones_are_made(host):
+    from host.voice_takes import VERSIONS_ID
+
+    stale = host.voice_profile.root / "features" / "speech_embedding-1-rooms1"
+    stale.mkdir(parents=True)
+    (stale / "0123.npz").write_bytes(b"old")
+    answer = host.enroll_take({"command": "next_tab", "audio": b64(say("next tab")), "sample_rate": 16000})
+    assert answer["verdict"] == "ok"
+    folders = sorted(p.name for p in (host.voice_profile.root / "features").iterdir())
+    assert not stale.exists() and f"speech_embedding-1-{VERSIONS_ID}" in folders, folders
+
+
 def test_the_verifiers_versions_are_cached_per_take_and_reproducible(taught):
     from host.voice_takes import speech_clip
     from host.voice_verifier import COPIES, VERSIONS_ID, verifier_versions

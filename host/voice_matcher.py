@@ -44,13 +44,14 @@ class TemplateBank:
     """Templates of several commands packed into one array for vectorised DTW."""
 
     def __init__(self, templates: dict[str, list[np.ndarray]]):
-        self.commands = [c for c, items in templates.items() if any(len(t) for t in items)]
+        # A clip shorter than one embedding window gives a template without vectors: left out.
+        templates = {c: [t for t in items if len(t)] for c, items in templates.items()}
+        self.commands = [c for c, items in templates.items() if items]
         owners, items = [], []
         for command in self.commands:
             for template in templates[command]:
-                if len(template):  # a clip shorter than one embedding window gives none
-                    owners.append(command)
-                    items.append(unit_rows(template))
+                owners.append(command)
+                items.append(unit_rows(template))
         self.owner = np.array(owners)
         self.lengths = np.array([len(t) for t in items], np.int64)
         longest = int(self.lengths.max()) if items else 1

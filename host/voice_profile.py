@@ -12,8 +12,9 @@ Layout under `$TABSENSE_HOME/voice/profile/`:
 Every write goes to a temporary file first and is renamed into place, and the manifest is
 written last: a crash mid-enrollment leaves the previous profile as it was. Features are a
 cache keyed by the take's sha256 and the front end's version: a new front end rebuilds them
-from the takes, and the old ones are deleted. A manifest edited by hand or truncated is reported (`problems`) and never
-crashes the host: takes that do not check out are left out of the matcher.
+from the takes, and the old ones are deleted. A manifest edited by hand or truncated is
+reported (`problems`) and never crashes the host: takes that do not check out are left out of
+the matcher.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ class VoiceProfile:
         """The take's embedding sequences in `versions` (by default the enrollment rooms: clean,
         then room and noise versions), cached on disk and for this session."""
         embedder = self._embedder()
-        folder = self.root / "features" / f"{embedder.name}-{embedder.version}-{versions_id}"
+        folder = self._feature_folder(versions_id)
         path = folder / f"{take['sha256']}.npz"
         if path in self._recent_features and path.exists():
             return self._recent_features[path]
@@ -198,13 +199,16 @@ class VoiceProfile:
         self._recent_features[path] = vectors
         return vectors
 
+    def _feature_folder(self, versions_id: str) -> Path:
+        embedder = self._embedder()
+        return self.root / "features" / f"{embedder.name}-{embedder.version}-{versions_id}"
+
     def _drop_stale_features(self) -> None:
         """Feature folders of an older front end or set of versions are never read again (the
         current ones are rebuilt from the takes): delete them, as a new set is first written."""
-        embedder = self._embedder()
-        current = {f"{embedder.name}-{embedder.version}-{ids}" for ids in (VERSIONS_ID, voice_verifier.VERSIONS_ID)}
+        current = {self._feature_folder(ids) for ids in (VERSIONS_ID, voice_verifier.VERSIONS_ID)}
         for folder in (self.root / "features").glob("*"):
-            if folder.is_dir() and folder.name not in current:
+            if folder.is_dir() and folder not in current:
                 log.info("deleting voice features of an older version: %s", folder)
                 shutil.rmtree(folder, ignore_errors=True)
 

@@ -220,13 +220,18 @@ async function record(command, slot) {
     if (fresh?.ok) state.profile = fresh.result;
   } catch (caught) {
     if (!caught?.text) console.error('TabSense: could not record a take', caught);
-    const error = caught?.text ? caught : { code: 'unknown', ...STRINGS.enrollErrors.unknown, fix: '' };
-    state.slotErrors.set(key, { text: error.text, fix: error.fix ?? '' });
-    row.dataset.code = error.code;
+    row.dataset.code = failTake(key, caught).code;
   } finally {
     state.active = null;
     render();
   }
+}
+
+// Shown under the take until it is recorded again: a sentence from the worker, or the generic one.
+function failTake(key, caught) {
+  const error = caught?.text ? caught : { code: 'unknown', ...STRINGS.enrollErrors.unknown, fix: '' };
+  state.slotErrors.set(key, { text: error.text, fix: error.fix ?? '' });
+  return error;
 }
 
 // The host's answer to a take: the command's takes (all re-judged) and which commands are ready.
@@ -251,8 +256,7 @@ async function remove(command, slot) {
     forget(take.take);
     state.profile = answer.result;
   } catch (caught) {
-    const error = caught?.text ? caught : { ...STRINGS.enrollErrors.unknown, fix: '' };
-    state.slotErrors.set(key, { text: error.text, fix: error.fix ?? '' });
+    failTake(key, caught);
   } finally {
     state.active = null;
     render();

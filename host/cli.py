@@ -90,6 +90,12 @@ def cmd_listen(args) -> int:
 # --- enroll --------------------------------------------------------------------------
 
 
+def _speech_check(check: dict) -> str:
+    """One line on a command's check against everyday speech (voice_profile._check_speech)."""
+    return (f"Checked on {check['windows']:,} stretches of everyday speech: the closest is "
+            f"{check['closest']:.2f}x its threshold (a match is under 1x).")
+
+
 def cmd_enroll(args) -> int:
     from .capabilities import Capabilities
     from .speech_params import COMMANDS
@@ -115,6 +121,10 @@ def cmd_enroll(args) -> int:
             print("No voice profile yet: tabsense enroll --command next_tab TAKE1.wav TAKE2.wav TAKE3.wav")
         for command, state in summary["commands"].items():
             print(f"{command}: {'ready' if state['ready'] else 'not ready'}")
+            if state.get("check"):
+                print(f"  {_speech_check(state['check'])}")
+            if state.get("message"):
+                print(f"  {state['message']}")
             for take in state["takes"]:
                 print(f"  {take['take']}  {take['seconds']:.1f} s  {take['verdict']}: {take['message']}")
         for problem in summary["problems"]:
@@ -140,7 +150,12 @@ def cmd_enroll(args) -> int:
     good = sum(1 for take in answer["takes"] if take["verdict"] == "ok")
     if answer["command_ready"]:
         print(f"{args.command} is ready: TabSense now hears it in your voice.", file=sys.stderr)
+        if answer.get("check"):
+            print(_speech_check(answer["check"]), file=sys.stderr)
         return 0
+    if answer.get("command_message"):
+        print(f"{args.command} is not ready: {answer['command_message']}", file=sys.stderr)
+        return 1
     print(f"{args.command} is not ready: {good} good take(s), 3 needed; record the ones marked above again.",
           file=sys.stderr)
     return 1

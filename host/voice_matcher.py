@@ -78,34 +78,36 @@ class SubsequenceDTW:
     well and its second half badly, and must not pass on the strength of the first.
     """
 
-    def __init__(self, bank: TemplateBank):
+    def __init__(self, bank: TemplateBank, batch: tuple[int, ...] = ()):
+        """`batch`: that many independent streams at once (each `step` then takes [*batch, 96])."""
         self.bank = bank
-        shape = bank.vectors.shape[:2]
-        self._late = np.arange(shape[1])[None, :] >= (bank.lengths[:, None] // 2)  # the second half's rows
+        shape = (*batch, *bank.vectors.shape[:2])
+        self._late = np.arange(shape[-1])[None, :] >= (bank.lengths[:, None] // 2)  # the second half's rows
         # Per path ending at each (template, row): its cost and length, and the same on the second half.
-        no_path = np.array([np.inf, 1.0, 0.0, 0.0], np.float32)[:, None, None]
+        no_path = np.array([np.inf, 1.0, 0.0, 0.0], np.float32).reshape(4, *[1] * len(shape))
         self._state = np.broadcast_to(no_path, (4, *shape)).copy()
         # A row's predecessors in the previous column: the row below, the same row, two rows below.
         self._options = np.empty((3, 4, *shape), np.float32)
-        self._options[0, :, :, :1] = no_path  # the first rows have no row below: never overwritten
-        self._options[2, :, :, :2] = no_path
+        self._options[0, ..., :1] = no_path  # the first rows have no row below: never overwritten
+        self._options[2, ..., :2] = no_path
         self._rows = np.arange(len(bank.lengths))
         self._last = bank.lengths - 1
+        self._columns = np.ascontiguousarray(bank.vectors.reshape(-1, bank.vectors.shape[-1]).T)
 
     def step(self, vector: np.ndarray) -> np.ndarray:
         """One unit-length stream vector -> each template's score for a path ending here."""
         bank, options, late = self.bank, self._options, self._late
-        local = 1.0 - bank.vectors @ vector  # [templates, rows]
-        local[bank.pad] = np.inf
-        options[0, :, :, 1:] = self._state[:, :, :-1]
+        local = 1.0 - np.matmul(vector, self._columns).reshape(*np.shape(vector)[:-1], *bank.pad.shape)
+        np.copyto(local, np.inf, where=bank.pad)
+        options[0, ..., 1:] = self._state[..., :-1]
         options[1] = self._state
-        options[2, :, :, 2:] = self._state[:, :, :-2]
+        options[2, ..., 2:] = self._state[..., :-2]
         late_local = np.where(late, local, 0.0)
         # Two rows on: the row between is passed at this same stream vector, and counts.
-        options[2, 0, :, 2:] += local[:, 1:-1]
-        options[2, 1, :, 2:] += 1.0
-        options[2, 2, :, 2:] += late_local[:, 1:-1]
-        options[2, 3, :, 2:] += late[:, 1:-1]
+        options[2, 0, ..., 2:] += local[..., 1:-1]
+        options[2, 1, ..., 2:] += 1.0
+        options[2, 2, ..., 2:] += late_local[..., 1:-1]
+        options[2, 3, ..., 2:] += late[:, 1:-1]
         with np.errstate(invalid="ignore"):
             pick = np.argmin(options[:, 0] / options[:, 1], axis=0)  # the lowest mean cost
         state = np.take_along_axis(options, pick[None, None], axis=0)[0]
@@ -114,10 +116,10 @@ class SubsequenceDTW:
         state[2] += late_local
         state[3] += late
         # A template may start anywhere in the stream: its first row always starts afresh.
-        state[0, :, 0], state[1, :, 0] = local[:, 0], 1.0
-        state[2, :, 0], state[3, :, 0] = late_local[:, 0], late[:, 0]
+        state[0, ..., 0], state[1, ..., 0] = local[..., 0], 1.0
+        state[2, ..., 0], state[3, ..., 0] = late_local[..., 0], late[:, 0]
         self._state = state
-        total, length, late_cost, late_steps = state[:, self._rows, self._last]
+        total, length, late_cost, late_steps = state[..., self._rows, self._last]
         with np.errstate(invalid="ignore", divide="ignore"):
             second = late_cost / late_steps
             first = np.where(length > late_steps, (total - late_cost) / (length - late_steps), second)
@@ -131,6 +133,66 @@ def best_costs(bank: TemplateBank, sequence: np.ndarray) -> np.ndarray:
     for vector in unit_rows(sequence):
         np.minimum(best, dtw.step(vector), out=best)
     return best
+
+
+def best_costs_each(bank: TemplateBank, sequences: np.ndarray, chunk: int = 500) -> np.ndarray:
+    """[N, vectors, 96] sequences of one length -> [N, templates]: each one's lowest cost per
+    template, `chunk` sequences at a time as parallel streams."""
+    sequences = np.asarray(sequences, np.float32)
+    best = np.full((len(sequences), len(bank)), np.inf, np.float32)
+    for start in range(0, len(sequences), chunk):
+        part = sequences[start: start + chunk]
+        dtw = SubsequenceDTW(bank, batch=(len(part),))
+        for column in range(part.shape[1]):
+            np.minimum(best[start: start + len(part)], dtw.step(unit_rows(part[:, column])), out=best[start: start + len(part)])
+    return best
+
+
+def _lower_bounds(bank: TemplateBank, sequences: np.ndarray) -> np.ndarray:
+    """[N] a bound under each sequence's lowest cost: a path visits every row of both halves of
+    a template, so on each half its score is at least the lowest distance of any of that half's
+    rows to any of the sequence's vectors."""
+    columns = bank.vectors.reshape(-1, bank.vectors.shape[-1]).T
+    nearest = (1.0 - sequences.reshape(-1, sequences.shape[-1]) @ columns).reshape(*sequences.shape[:2], *bank.pad.shape).min(axis=1)
+    late = np.arange(bank.pad.shape[1])[None, :] >= (bank.lengths[:, None] // 2)
+    early_bound = np.where(~late & ~bank.pad, nearest, np.inf).min(axis=-1)
+    late_bound = np.where(late & ~bank.pad, nearest, np.inf).min(axis=-1)
+    return np.maximum(np.where(np.isfinite(early_bound), early_bound, late_bound), late_bound).min(axis=1)
+
+
+def _unit_sequences(sequences: np.ndarray) -> np.ndarray:
+    sequences = np.asarray(sequences, np.float32)
+    return unit_rows(sequences.reshape(-1, sequences.shape[-1])).reshape(sequences.shape)
+
+
+def lowest_cost(bank: TemplateBank, sequences: np.ndarray, chunk: int = 200) -> float:
+    """The lowest cost of any template anywhere in [N, vectors, 96] sequences of one length.
+    The DTW runs only where it could beat the best so far: sequences in the order of their
+    lower bound, until the bound passes the best cost."""
+    sequences = _unit_sequences(sequences)
+    if not len(sequences) or not len(bank):
+        return float("inf")
+    bound = _lower_bounds(bank, sequences)
+    order = np.argsort(bound, kind="stable")
+    best = float("inf")
+    for start in range(0, len(order), chunk):
+        part = order[start: start + chunk]
+        if bound[part[0]] >= best:
+            break
+        best = min(best, float(best_costs_each(bank, sequences[part]).min()))
+    return best
+
+
+def count_below(bank: TemplateBank, sequences: np.ndarray, limit: float) -> int:
+    """How many of [N, vectors, 96] sequences some template matches at a cost under `limit`
+    (the DTW runs only on those whose lower bound is under it)."""
+    sequences = _unit_sequences(sequences)
+    if not len(sequences) or not len(bank):
+        return 0
+    candidates = np.flatnonzero(_lower_bounds(bank, sequences) < limit)
+    if not len(candidates):
+        return 0
+    return int((best_costs_each(bank, sequences[candidates]).min(axis=1) < limit).sum())
 
 
 def command_costs(bank: TemplateBank, costs: np.ndarray) -> dict[str, float]:

@@ -40,10 +40,10 @@ from .errors import InvalidRequest, TabSenseError
 from .files import atomic_write
 from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
-from .voice_matcher import Calibration, TemplateBank, best_costs, calibrate
+from .voice_matcher import Calibration, TemplateBank, best_costs, calibrate, count_below, lowest_cost
 from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, VERSIONS_ID, inspect_take, room_versions, speech_clip
 from . import voice_verifier
-from .voice_verifier import GenericSpeech, Verifier, verifier_versions
+from .voice_verifier import DIM, WINDOW, GenericSpeech, Verifier, verifier_versions
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,16 @@ LIKE_OTHER_COST = 0.05  # a first take this close to another command's takes wou
 # shape in time, not one vector that matches a syllable inside other words. Chosen on the
 # development voices over three seeds (docs/speech/experiments.md).
 TEMPLATE_SAMPLES = MIN_SAMPLES + 3 * STEP_SAMPLES
+# Before a command is served, its templates are matched against the bundled everyday speech
+# (voice_negatives: 1.24 s stretches of many voices, languages, rooms and noises). A phrase that
+# matches at least SPEECH_HELD of them at its calibrated threshold is held back (not served):
+# it would fire in conversation. Otherwise its threshold is kept just under the closest stretch
+# (development voices: none is closer than 1.04x a calibrated threshold, so this only ever
+# tightens an unusual profile).
+SPEECH_HELD = 0.005  # 1 in 200 stretches: in conversation, a false switch every ~16 s
+SPEECH_MARGIN = 0.99
+HELD_MESSAGE = ("{phrase} as you taught it matches everyday speech too often: it would switch tabs while you "
+                "talk. Teach a longer or more distinctive phrase (two or three words), then record its takes again.")
 
 
 class ProfileError(TabSenseError):
@@ -296,14 +306,15 @@ class VoiceProfile:
             usable = self._judge(manifest)
             if entry["verdict"] == "ok" and self._generic_speech() is not None:
                 self._verifier_features(entry, command)  # now, not all at once when the command is ready
-            self._save(manifest)
+            # Built now, while the user reads the verdict, not when voice starts.
+            self._build_and_save(manifest, usable)
             if replace is not None:
                 (self.root / "takes" / command / f"{replace}.wav").unlink(missing_ok=True)
-            # Built now, while the user reads the verdict, not when voice starts.
-            self._build(manifest, usable, str(self.manifest_path.stat().st_mtime_ns))
             summary = self._summary(manifest)
             return {"command": command, "take": take_id, "verdict": entry["verdict"], "message": entry["message"],
                     "command_ready": summary["commands"][command]["ready"],
+                    "check": summary["commands"][command].get("check"),
+                    "command_message": summary["commands"][command].get("message", ""),
                     "takes": summary["commands"][command]["takes"], "ready_commands": summary["ready_commands"],
                     "profile": summary["id"]}
 
@@ -314,8 +325,7 @@ class VoiceProfile:
             if not any(t["take"] == take for t in takes):
                 raise InvalidRequest(f"There is no take {take!r} of {command}.")
             manifest["commands"][command] = [t for t in takes if t["take"] != take]
-            self._judge(manifest)
-            self._save(manifest)
+            self._build_and_save(manifest, self._judge(manifest))
             (self.root / "takes" / command / f"{take}.wav").unlink(missing_ok=True)
             return self._summary(manifest)
 
@@ -337,8 +347,7 @@ class VoiceProfile:
             if manifest.get("base") is None:
                 return self._summary(manifest)
             manifest["commands"].pop(command, None)
-            self._judge(manifest)
-            self._save(manifest)
+            self._build_and_save(manifest, self._judge(manifest))
             shutil.rmtree(self.root / "takes" / command, ignore_errors=True)
             return self._summary(manifest)
 
@@ -352,7 +361,12 @@ class VoiceProfile:
             listed = [{"take": t["take"], "verdict": t.get("verdict", t.get("signal")),
                        "message": t.get("message", ""), "seconds": t.get("seconds")} for t in takes]
             ok = sum(1 for t in listed if t["verdict"] == "ok")
-            commands[command] = {"ready": ok >= TAKES_NEEDED, "takes": listed}
+            check = self._current_check(manifest, command)
+            commands[command] = {"ready": ok >= TAKES_NEEDED and not (check or {}).get("held"), "takes": listed}
+            if ok >= TAKES_NEEDED and check:
+                commands[command]["check"] = {key: check[key] for key in ("windows", "matched", "closest", "held")}
+                if check["held"]:
+                    commands[command]["message"] = HELD_MESSAGE.format(phrase=command_label(command))
         ready = [c for c in COMMANDS if commands.get(c, {}).get("ready")]
         return {"exists": self.manifest_path.exists(), "id": self._id(manifest, ready) if ready else None,
                 "commands": commands, "ready_commands": ready, "problems": list(self.problems)}
@@ -381,21 +395,88 @@ class VoiceProfile:
             except (OSError, ValueError) as exc:
                 self.problems.append(f"The voice profile cannot be read ({exc}); fix: tabsense enroll --reset.")
                 usable = {}
-            return self._build(manifest, usable, stamp)
+            saved_checks = json.dumps(manifest.get("checks"), sort_keys=True)
+            matcher = self._build(manifest, usable, stamp)
+            if not self.problems and json.dumps(manifest.get("checks"), sort_keys=True) != saved_checks:
+                # Checks made now (a profile from before them): saved, so every summary states them.
+                self._save(manifest)
+                self._matcher_key = str(self.manifest_path.stat().st_mtime_ns)
+            return matcher
 
-    def _build(self, manifest: dict, usable: dict[str, list[list[np.ndarray]]], stamp: str) -> Matcher | None:
+    def _build_and_save(self, manifest: dict, usable: dict[str, list[list[np.ndarray]]]) -> None:
+        """Build the matcher (its checks go into the manifest), then save: the manifest on disk
+        always says what the served matcher was checked on."""
+        self._build(manifest, usable, stamp=None)
+        self._save(manifest)
+        self._matcher_key = str(self.manifest_path.stat().st_mtime_ns)
+
+    def _build(self, manifest: dict, usable: dict[str, list[list[np.ndarray]]], stamp: str | None) -> Matcher | None:
         ready = {c: takes for c, takes in usable.items() if len(takes) >= TAKES_NEEDED}
         matcher = None
+        if ready:
+            calibration = calibrate(ready)
+            held = self._check_speech(manifest, ready, calibration)
+            if held:
+                ready = {c: takes for c, takes in ready.items() if c not in held}
+                calibration = calibrate(ready) if ready else None
+                if ready:
+                    self._check_speech(manifest, ready, calibration)
         if ready:
             profile_id = self._id(manifest, list(ready))
             if self._matcher is not None and self._matcher.id == profile_id:
                 matcher = self._matcher  # the same ready takes (e.g. a take of a command not ready yet)
             else:
-                calibration = calibrate(ready)
                 bank = TemplateBank({c: [v for take in takes for v in take] for c, takes in ready.items()})
                 matcher = Matcher(profile_id, bank, calibration, self._train_verifier(manifest, ready))
         self._matcher, self._matcher_key = matcher, stamp
         return matcher
+
+    # --- the check on everyday speech ----------------------------------------------------
+
+    @staticmethod
+    def _takes_key(manifest: dict, command: str) -> str:
+        return hashlib.sha256(" ".join(sorted(t["sha256"] for t in manifest["commands"].get(command, [])
+                                              if t.get("verdict") == "ok")).encode()).hexdigest()[:16]
+
+    def _current_check(self, manifest: dict, command: str) -> dict | None:
+        """The command's saved check, if it was made on its present takes (a hand-edited one is ignored)."""
+        check = manifest.get("checks", {}).get(command) if isinstance(manifest.get("checks"), dict) else None
+        fields = {"threshold": float, "windows": int, "matched": int, "cost": float, "closest": float, "held": bool}
+        valid = (isinstance(check, dict) and check.get("takes") == self._takes_key(manifest, command)
+                 and all(isinstance(check.get(name), kind) for name, kind in fields.items()))
+        return dict(check) if valid else None
+
+    def _check_speech(self, manifest: dict, ready: dict[str, list[list[np.ndarray]]], calibration: Calibration) -> set[str]:
+        """Match each ready command against the bundled everyday speech: hold back (return) the
+        commands that match SPEECH_HELD of it, keep the others' thresholds under the closest
+        stretch. Recorded in `manifest["checks"]` for every later build of the same takes."""
+        generic = self._generic_speech()
+        if not isinstance(manifest.get("checks"), dict):
+            manifest["checks"] = {}
+        checks = manifest["checks"]
+        if generic is None:
+            return set()
+        windows = generic.rows[:, :-1].reshape(len(generic.rows), WINDOW, DIM)
+        held = set()
+        for command, takes in ready.items():
+            threshold = calibration.thresholds[command]
+            key = self._takes_key(manifest, command)
+            check = self._current_check(manifest, command)
+            if check is None or check["threshold"] != threshold:
+                started = time.perf_counter()
+                bank = TemplateBank({command: [v for take in takes for v in take]})
+                matched = count_below(bank, windows, threshold)
+                check = {"takes": key, "threshold": threshold, "windows": len(windows), "matched": matched,
+                         "cost": round(lowest_cost(bank, windows), 5), "held": matched >= SPEECH_HELD * len(windows)}
+                log.info("%s checked on %d stretches of everyday speech in %.2f s: %d matched", command,
+                         len(windows), time.perf_counter() - started, matched)
+            if check["cost"] * SPEECH_MARGIN < threshold:
+                calibration.thresholds[command] = round(check["cost"] * SPEECH_MARGIN, 5)
+            check["closest"] = round(check["cost"] / calibration.thresholds[command], 3)
+            checks[command] = check
+            if check["held"]:
+                held.add(command)
+        return held
 
     def _train_verifier(self, manifest: dict, ready: dict[str, list[list[np.ndarray]]]) -> Verifier | None:
         """The verifier of the ready commands, from their takes' cached versions (None without

@@ -13,7 +13,8 @@ import math
 import numpy as np
 import pytest
 
-from host.voice_matcher import THRESHOLD_CEILING, SubsequenceDTW, TemplateBank, best_costs, unit_rows
+from host.voice_matcher import (THRESHOLD_CEILING, SubsequenceDTW, TemplateBank, best_costs, best_costs_each,
+                                 count_below, lowest_cost, unit_rows)
 
 DIM = 96
 
@@ -91,3 +92,29 @@ def test_a_template_without_vectors_is_left_out():
     bank = TemplateBank({"a": [smooth_sequence(rng, 4), np.zeros((0, DIM), np.float32)], "b": [np.zeros((0, DIM))]})
     assert bank.commands == ["a"] and bank.lengths.tolist() == [4]
     assert np.isfinite(best_costs(bank, smooth_sequence(rng, 6))).all()
+
+
+def test_lowest_cost_prunes_without_missing_the_lowest():
+    rng = np.random.default_rng(3)
+    templates = [smooth_sequence(rng, n) for n in (1, 4, 7, 12)]
+    bank = TemplateBank({"a": templates[:2], "b": templates[2:]})
+    sequences = np.stack([smooth_sequence(rng, 6) for _ in range(450)])
+    sequences[123] = templates[1][np.round(np.linspace(0, 3, 6)).astype(int)]  # a slow repetition of one take
+    each = np.stack([best_costs(bank, s) for s in sequences])
+    np.testing.assert_allclose(best_costs_each(bank, sequences, chunk=100), each, rtol=1e-5, atol=1e-6)
+    assert lowest_cost(bank, sequences) == pytest.approx(float(each.min()), rel=1e-5, abs=1e-6)
+    assert each.min(axis=1).argmin() == 123
+    assert lowest_cost(bank, np.delete(sequences, 123, axis=0)) == pytest.approx(float(np.delete(each, 123, axis=0).min()), rel=1e-5)
+
+
+def test_count_below_counts_every_sequence_under_the_limit():
+    rng = np.random.default_rng(4)
+    templates = [smooth_sequence(rng, n) for n in (4, 6)]
+    bank = TemplateBank({"a": templates})
+    sequences = np.stack([smooth_sequence(rng, 6) for _ in range(300)])
+    for k in (7, 70, 150):  # repetitions of a take, a little off
+        sequences[k] = unit_rows(templates[0][[0, 1, 1, 2, 3, 3]] + rng.standard_normal((6, DIM)) * 0.02 * k / 70)
+    lowest = np.stack([best_costs(bank, s) for s in sequences]).min(axis=1)
+    ordered = np.sort(lowest)
+    for limit in (float(ordered[k] + ordered[k + 1]) / 2 for k in (0, 1, 2, 40)):  # between two costs
+        assert count_below(bank, sequences, limit) == int((lowest < limit).sum())

@@ -90,6 +90,8 @@ function render() {
     section.querySelector('.mark').textContent = ready
       ? STRINGS.enrollReady
       : formatString(STRINGS.enrollNotReady, { ok: Math.min(good, TAKES_PER_COMMAND) });
+    // Good takes can still be held back: the host found the phrase in everyday speech, and says why.
+    section.querySelector('.held').textContent = ready ? '' : state.profile?.commands?.[command]?.message ?? '';
     section.querySelectorAll('.take').forEach((row, slot) => renderTake(row, command, slot, takes[slot], blocked));
   }
   // What the host found wrong with the saved profile (a take missing, a damaged manifest), in its words.
@@ -238,7 +240,10 @@ function failTake(key, caught) {
 function keep(result, audio, replaced) {
   if (replaced) forget(replaced);
   state.recordings.set(result.take, URL.createObjectURL(audio));
-  const commands = { ...state.profile.commands, [result.command]: { ready: result.command_ready, takes: result.takes } };
+  const commands = {
+    ...state.profile.commands,
+    [result.command]: { ready: result.command_ready, takes: result.takes, message: result.command_message },
+  };
   state.profile = { ...state.profile, exists: true, commands, ready_commands: result.ready_commands };
 }
 

@@ -145,19 +145,37 @@ class StreamDetector:
         self.source_rate = source_rate
         self._resampler = Resampler(source_rate) if source_rate != SAMPLE_RATE else None
         self._pending = np.zeros(0, np.float32)  # 16 kHz samples not yet framed
-        self._frames = np.tile(SILENT_FRAME, (WINDOW_FRAMES, 1))  # feature ring: the last window
+        self._frames = np.tile(SILENT_FRAME, (WINDOW_FRAMES, 1))  # the last window of feature frames
         self._new_frames = 0
         self._frames_total = 0
         self._history: list[np.ndarray] = []
         self._quiet_until = -1.0
         self._latched: set[str] = set()  # commands that fired and have not fallen below threshold
-        self.peak_probabilities: np.ndarray | None = None
-        self.recent_smoothed: deque = deque(maxlen=RECENT_WINDOWS)  # read by the voice profile's second opinion
+        self._peak_probabilities: np.ndarray | None = None
+        self._recent_smoothed: deque = deque(maxlen=RECENT_WINDOWS)
+        # Windows (frames, time) not scored yet. With no command enabled (the voice profile's second
+        # opinion) nothing can fire: windows are scored only when their scores are read, which is
+        # rare, and enough are kept to give the same smoothed scores as scoring each in turn.
+        self._unscored: deque = deque(maxlen=RECENT_WINDOWS + MAX_SMOOTHING)
         self._peak_score = -1.0
+        self._enabled: list = []
         self.enable(settings.commands)
+
+    @property
+    def recent_smoothed(self) -> deque:
+        """The last 0.5 s of smoothed scores (read by the voice profile's second opinion)."""
+        self._score_unscored()
+        return self._recent_smoothed
+
+    @property
+    def peak_probabilities(self) -> np.ndarray | None:
+        """The smoothed scores of the window where an enabled command peaked."""
+        self._score_unscored()
+        return self._peak_probabilities
 
     def enable(self, commands) -> None:
         """Only `commands` may fire from now on (None: all); the stream itself goes on."""
+        self._score_unscored()  # windows heard so far are judged under the commands enabled then
         wanted = None if commands is None else tuple(commands)
         if wanted is not None and wanted != self.settings.commands:  # the extension repeats its list every chunk
             self.settings = self.settings.only(wanted)
@@ -166,6 +184,7 @@ class StreamDetector:
     def use(self, settings: DetectorSettings) -> None:
         """Other thresholds from now on (a new sensitivity); the enabled commands, the stream,
         the smoothing history and the refractory period go on."""
+        self._score_unscored()
         self.settings = replace(settings, commands=self.settings.commands)
 
     @property
@@ -184,25 +203,33 @@ class StreamDetector:
             return events
         frames = log_mel(self._pending[: (count - 1) * HOP + WINDOW])
         self._pending = self._pending[count * HOP :]
-        for frame in frames:  # one hop at a time, exactly as a live stream would
-            self._frames = np.roll(self._frames, -1, axis=0)
-            self._frames[-1] = frame
+        # The last window and the new frames in one array: the window ending at each new frame is a slice.
+        joined = np.concatenate([self._frames, frames])
+        for k in range(len(frames)):  # one frame at a time, exactly as a live stream would
             self._frames_total += 1
             self._new_frames += 1
             if self._new_frames >= HOP_FRAMES:
                 self._new_frames = 0
-                event = self._score_window()
-                if event:
-                    events.append(event)
+                self._unscored.append((joined[k + 1: k + 1 + WINDOW_FRAMES], self.time_s))
+                if self._enabled:
+                    events += self._score_unscored()
+        self._frames = joined[-WINDOW_FRAMES:]
         return events
 
-    def _score_window(self) -> dict | None:
-        probabilities = self.spotter.probabilities_from_features(self._frames)
+    def _score_unscored(self) -> list[dict]:
+        events = []
+        while self._unscored:
+            event = self._score_window(*self._unscored.popleft())
+            if event:
+                events.append(event)
+        return events
+
+    def _score_window(self, frames: np.ndarray, now: float) -> dict | None:
+        probabilities = self.spotter.probabilities_from_features(frames)
         self._history.append(probabilities)
         del self._history[: -max(self.settings.smoothing, 1)]
         smoothed = np.mean(self._history, axis=0)
-        self.recent_smoothed.append(smoothed)
-        now = self.time_s
+        self._recent_smoothed.append(smoothed)
         best_command, best_score = None, 0.0
         for command, index in self._enabled:
             score = float(smoothed[index])
@@ -211,7 +238,7 @@ class StreamDetector:
             if score > best_score:
                 best_command, best_score = command, score
         if best_score > self._peak_score:
-            self._peak_score, self.peak_probabilities = best_score, smoothed
+            self._peak_score, self._peak_probabilities = best_score, smoothed
         if best_command is None or now < self._quiet_until or best_command in self._latched:
             return None
         if best_score >= self.settings.threshold(best_command):

@@ -28,59 +28,63 @@ CONTEXT_SAMPLES = 480  # n steps of 1280 samples plus this give exactly 8 n mel 
 MIN_SAMPLES = (MEL_WINDOW - 1) * MEL_HOP + MEL_FFT  # the shortest audio that gives one vector (0.78 s)
 
 
+class _Interpreter:
+    """One LiteRT interpreter whose input takes the shape of what it is given. Resizing
+    reallocates its tensors, so each use keeps its own: a stream's always has the same shape."""
+
+    def __init__(self, path: Path):
+        from ai_edge_litert.interpreter import Interpreter
+
+        with native_stderr_to_log():
+            self._interpreter = Interpreter(model_path=str(path), num_threads=1)
+        self._shape: tuple | None = None
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self._shape:
+            self._interpreter.resize_tensor_input(0, list(x.shape), strict=True)
+            with native_stderr_to_log():
+                self._interpreter.allocate_tensors()
+            self._shape = x.shape
+        self._interpreter.set_tensor(self._interpreter.get_input_details()[0]["index"], x)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._interpreter.get_output_details()[0]["index"])
+
+
 class SpeechEmbedder:
-    """The two interpreters (one thread each: the stream runs beside the keyword model).
+    """The two models, twice: for whole clips (any length) and for live streams (one 80 ms step
+    at a time, so their tensors are never reallocated). One thread each: the stream runs beside
+    the keyword model.
 
     Not thread-safe by itself: calls are serialised by a lock, since one loaded model is
     shared by every stream and enrollment request of the host.
     """
 
     def __init__(self, model_path: Path, mel_path: Path, name: str = "speech_embedding", version: str = "1"):
-        from ai_edge_litert.interpreter import Interpreter
-
         self.name, self.version = name, version
-        # Tensors are allocated per input length below (the mel layer cannot at its default [1, 1]).
         try:
-            with native_stderr_to_log():
-                self._mel = Interpreter(model_path=str(mel_path), num_threads=1)
-                self._embed = Interpreter(model_path=str(model_path), num_threads=1)
+            self._clip = (_Interpreter(mel_path), _Interpreter(model_path))
+            self._step = (_Interpreter(mel_path), _Interpreter(model_path))
         except (RuntimeError, ValueError) as exc:
             raise ModelCorrupt(f"The speech front end {name} v{version} cannot be loaded ({exc}).") from exc
-        self._mel_samples = self._embed_batch = None
         self._lock = threading.Lock()
 
-    def mel(self, audio16k: np.ndarray) -> np.ndarray:
+    def mel(self, audio16k: np.ndarray, stream: bool = False) -> np.ndarray:
         """[samples] float in [-1, 1] -> [frames, 32] (empty when shorter than one FFT)."""
         x = np.asarray(audio16k, np.float32)
         if len(x) < MEL_FFT:
             return np.zeros((0, 32), np.float32)
         with self._lock:
-            if self._mel_samples != len(x):
-                self._mel.resize_tensor_input(0, [1, len(x)], strict=True)
-                with native_stderr_to_log():
-                    self._mel.allocate_tensors()
-                self._mel_samples = len(x)
-            self._mel.set_tensor(self._mel.get_input_details()[0]["index"], (x * 32767.0)[None])
-            self._mel.invoke()
-            out = self._mel.get_tensor(self._mel.get_output_details()[0]["index"])
+            out = (self._step if stream else self._clip)[0].run((x * 32767.0)[None])
         return (out.reshape(-1, 32) / 10.0 + 2.0).astype(np.float32)  # the scaling the network was trained with
 
-    def embed_mel(self, mel: np.ndarray) -> np.ndarray:
+    def embed_mel(self, mel: np.ndarray, stream: bool = False) -> np.ndarray:
         """[frames, 32] -> [vectors, 96], one per MEL_STEP frames with a full window."""
         count = 0 if len(mel) < MEL_WINDOW else 1 + (len(mel) - MEL_WINDOW) // MEL_STEP
         if count == 0:
             return np.zeros((0, EMBED_DIM), np.float32)
         windows = np.lib.stride_tricks.sliding_window_view(mel, (MEL_WINDOW, 32))[::MEL_STEP, 0][:count]
         with self._lock:
-            if self._embed_batch != count:
-                self._embed.resize_tensor_input(0, [count, MEL_WINDOW, 32, 1], strict=True)
-                with native_stderr_to_log():
-                    self._embed.allocate_tensors()
-                self._embed_batch = count
-            self._embed.set_tensor(self._embed.get_input_details()[0]["index"],
-                                   np.ascontiguousarray(windows[..., None], dtype=np.float32))
-            self._embed.invoke()
-            out = self._embed.get_tensor(self._embed.get_output_details()[0]["index"])
+            out = (self._step if stream else self._clip)[1].run(np.ascontiguousarray(windows[..., None], dtype=np.float32))
         return out.reshape(count, EMBED_DIM).astype(np.float32)
 
     def embed(self, audio16k: np.ndarray) -> np.ndarray:
@@ -99,15 +103,14 @@ class EmbeddingStream:
 
     def feed(self, audio16k: np.ndarray) -> np.ndarray:
         self._audio = np.concatenate([self._audio, np.asarray(audio16k, np.float32)])
-        usable = (len(self._audio) - CONTEXT_SAMPLES) // STEP_SAMPLES  # whole 80 ms steps available
-        if usable <= 0:
-            return np.zeros((0, EMBED_DIM), np.float32)
-        span = usable * STEP_SAMPLES + CONTEXT_SAMPLES
-        frames = self.embedder.mel(self._audio[:span])[: usable * MEL_STEP]
-        self._audio = self._audio[usable * STEP_SAMPLES:]
-        self._mel = np.concatenate([self._mel, frames])
-        vectors = self.embedder.embed_mel(self._mel)
-        if len(vectors):
-            self._mel = self._mel[len(vectors) * MEL_STEP:]
-            self.vectors += len(vectors)
-        return vectors
+        vectors = []
+        # One 80 ms step at a time: the same shapes every call (one mel call per step, one vector).
+        while len(self._audio) >= STEP_SAMPLES + CONTEXT_SAMPLES:
+            frames = self.embedder.mel(self._audio[: STEP_SAMPLES + CONTEXT_SAMPLES], stream=True)[:MEL_STEP]
+            self._audio = self._audio[STEP_SAMPLES:]
+            self._mel = np.concatenate([self._mel, frames])
+            if len(self._mel) >= MEL_WINDOW:
+                vectors.append(self.embedder.embed_mel(self._mel[:MEL_WINDOW], stream=True)[0])
+                self._mel = self._mel[MEL_STEP:]
+        self.vectors += len(vectors)
+        return np.stack(vectors) if vectors else np.zeros((0, EMBED_DIM), np.float32)

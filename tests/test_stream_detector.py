@@ -139,3 +139,37 @@ def test_a_new_sensitivity_applies_to_a_running_stream_and_keeps_its_commands():
     detector.use(DetectorSettings.from_params(params, "normal"))
     assert [e["command"] for e in detector.feed(phrase)] == ["next_tab"]
     assert detector.settings.commands == ("next_tab",) and detector.settings.sensitivity == "normal"
+
+
+class GradedSpotter(LoudnessSpotter):
+    """Scores that follow the window's loudness smoothly, so any smoothing slip would show."""
+
+    def probabilities_from_features(self, features):
+        self.windows += 1
+        p = np.full(len(CLASSES), 0.01, np.float32)
+        p[CLASSES.index("next_tab")] = 1.0 / (1.0 + np.exp(-(features[-30:].mean() + 6.0)))
+        p[CLASSES.index("close_tab")] = 1.0 / (1.0 + np.exp(-(features[-90:-30].mean() + 6.0)))
+        return p / p.sum()
+
+
+def test_with_no_command_enabled_windows_are_scored_only_when_read_with_the_same_scores():
+    """The voice profile's second opinion reads the last 0.5 s of scores only now and then: a
+    detector with nothing enabled scores windows then, not every 100 ms, and gives the same."""
+    settings = DetectorSettings({"next_tab": 0.8, "close_tab": 0.8}, smoothing=3, refractory_s=1.0)
+    audio = np.concatenate([quiet(1), burst(0.5), quiet(0.7), burst(0.2) * 0.3, quiet(1.5), burst(0.4)])
+    eager_spotter, lazy_spotter = GradedSpotter(), GradedSpotter()
+    eager = StreamDetector(eager_spotter, settings)
+    lazy = StreamDetector(lazy_spotter, settings.only(()))
+    for start in range(0, len(audio), 1600):
+        eager.feed(audio[start: start + 1600])
+        assert lazy.feed(audio[start: start + 1600]) == []
+        if start // 1600 in (9, 14, 15, 30, 44):  # read now and then
+            np.testing.assert_allclose(np.array(lazy.recent_smoothed), np.array(eager.recent_smoothed), rtol=1e-6)
+    assert lazy_spotter.windows < eager_spotter.windows
+    np.testing.assert_allclose(np.array(lazy.recent_smoothed), np.array(eager.recent_smoothed), rtol=1e-6)
+    # Enabled later, a command fires on what is heard from then on, not on the windows before.
+    lazy.feed(burst(0.4))
+    lazy.enable(["next_tab"])
+    assert lazy.feed(quiet(0.5)) == []
+    events = feed_in_chunks(lazy, np.concatenate([quiet(1.5), burst(0.6)]), 1600)
+    assert [e["command"] for e in events] == ["next_tab"] and events[0]["time_s"] > len(audio) / RATE + 2.4

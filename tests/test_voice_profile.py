@@ -549,6 +549,8 @@ def test_the_streamed_embeddings_are_the_whole_clips(host, chunk):
     whole = embedder.embed(audio)
     assert stream_.vectors == len(streamed) == len(whole)
     np.testing.assert_allclose(streamed, whole, atol=1e-4)
+    # A stream's interpreters keep one input shape (reallocating tensors cost a quarter of listening).
+    assert [model._shape for model in embedder._step] == [(1, 1760), (1, 76, 32, 1)]
 
 
 def test_a_short_take_becomes_a_template_of_a_second_of_its_own_recording(taught):

@@ -183,16 +183,17 @@ def lowest_cost(bank: TemplateBank, sequences: np.ndarray, chunk: int = 200) -> 
     return best
 
 
-def count_below(bank: TemplateBank, sequences: np.ndarray, limit: float) -> int:
-    """How many of [N, vectors, 96] sequences some template matches at a cost under `limit`
-    (the DTW runs only on those whose lower bound is under it)."""
+def costs_below(bank: TemplateBank, sequences: np.ndarray, limit: float) -> np.ndarray:
+    """The lowest costs, sorted, of the [N, vectors, 96] sequences that some template matches
+    under `limit` (the DTW runs only on those whose lower bound is under it)."""
     sequences = _unit_sequences(sequences)
     if not len(sequences) or not len(bank):
-        return 0
+        return np.zeros(0, np.float32)
     candidates = np.flatnonzero(_lower_bounds(bank, sequences) < limit)
     if not len(candidates):
-        return 0
-    return int((best_costs_each(bank, sequences[candidates]).min(axis=1) < limit).sum())
+        return np.zeros(0, np.float32)
+    costs = best_costs_each(bank, sequences[candidates]).min(axis=1)
+    return np.sort(costs[costs < limit])
 
 
 def command_costs(bank: TemplateBank, costs: np.ndarray) -> dict[str, float]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from host.voice_matcher import (THRESHOLD_CEILING, SubsequenceDTW, TemplateBank, best_costs, best_costs_each,
-                                 count_below, lowest_cost, unit_rows)
+                                 costs_below, lowest_cost, unit_rows)
 
 DIM = 96
 
@@ -107,14 +107,14 @@ def test_lowest_cost_prunes_without_missing_the_lowest():
     assert lowest_cost(bank, np.delete(sequences, 123, axis=0)) == pytest.approx(float(np.delete(each, 123, axis=0).min()), rel=1e-5)
 
 
-def test_count_below_counts_every_sequence_under_the_limit():
+def test_costs_below_finds_every_sequence_under_the_limit():
     rng = np.random.default_rng(4)
     templates = [smooth_sequence(rng, n) for n in (4, 6)]
     bank = TemplateBank({"a": templates})
     sequences = np.stack([smooth_sequence(rng, 6) for _ in range(300)])
     for k in (7, 70, 150):  # repetitions of a take, a little off
         sequences[k] = unit_rows(templates[0][[0, 1, 1, 2, 3, 3]] + rng.standard_normal((6, DIM)) * 0.02 * k / 70)
-    lowest = np.stack([best_costs(bank, s) for s in sequences]).min(axis=1)
-    ordered = np.sort(lowest)
-    for limit in (float(ordered[k] + ordered[k + 1]) / 2 for k in (0, 1, 2, 40)):  # between two costs
-        assert count_below(bank, sequences, limit) == int((lowest < limit).sum())
+    lowest = np.sort(np.stack([best_costs(bank, s) for s in sequences]).min(axis=1))
+    for k in (0, 1, 2, 40):
+        limit = float(lowest[k] + lowest[k + 1]) / 2  # between two costs
+        np.testing.assert_allclose(costs_below(bank, sequences, limit), lowest[: k + 1], rtol=1e-5, atol=1e-6)

@@ -165,35 +165,28 @@ def _unit_sequences(sequences: np.ndarray) -> np.ndarray:
     return unit_rows(sequences.reshape(-1, sequences.shape[-1])).reshape(sequences.shape)
 
 
-def lowest_cost(bank: TemplateBank, sequences: np.ndarray, chunk: int = 200) -> float:
-    """The lowest cost of any template anywhere in [N, vectors, 96] sequences of one length.
-    The DTW runs only where it could beat the best so far: sequences in the order of their
-    lower bound, until the bound passes the best cost."""
+def lowest_costs(bank: TemplateBank, sequences: np.ndarray, limit: float, chunk: int = 200) -> tuple[np.ndarray, float]:
+    """Over [N, vectors, 96] sequences of one length: the sorted lowest costs of those that some
+    template matches under `limit`, and the lowest cost of all. The DTW runs only where it can
+    matter: on the sequences whose lower bound is under `limit`, then, while none is, in the
+    order of their bound until it passes the best cost found."""
     sequences = _unit_sequences(sequences)
     if not len(sequences) or not len(bank):
-        return float("inf")
+        return np.zeros(0, np.float32), float("inf")
     bound = _lower_bounds(bank, sequences)
-    order = np.argsort(bound, kind="stable")
-    best = float("inf")
-    for start in range(0, len(order), chunk):
-        part = order[start: start + chunk]
+    candidates = np.flatnonzero(bound < limit)
+    costs = best_costs_each(bank, sequences[candidates]).min(axis=1) if len(candidates) else np.zeros(0, np.float32)
+    below = np.sort(costs[costs < limit])
+    if len(below):
+        return below, float(below[0])
+    best = float(costs.min()) if len(costs) else float("inf")
+    rest = np.argsort(np.where(bound < limit, np.inf, bound), kind="stable")[: len(bound) - len(candidates)]
+    for start in range(0, len(rest), chunk):
+        part = rest[start: start + chunk]
         if bound[part[0]] >= best:
             break
         best = min(best, float(best_costs_each(bank, sequences[part]).min()))
-    return best
-
-
-def costs_below(bank: TemplateBank, sequences: np.ndarray, limit: float) -> np.ndarray:
-    """The lowest costs, sorted, of the [N, vectors, 96] sequences that some template matches
-    under `limit` (the DTW runs only on those whose lower bound is under it)."""
-    sequences = _unit_sequences(sequences)
-    if not len(sequences) or not len(bank):
-        return np.zeros(0, np.float32)
-    candidates = np.flatnonzero(_lower_bounds(bank, sequences) < limit)
-    if not len(candidates):
-        return np.zeros(0, np.float32)
-    costs = best_costs_each(bank, sequences[candidates]).min(axis=1)
-    return np.sort(costs[costs < limit])
+    return below, best
 
 
 def command_costs(bank: TemplateBank, costs: np.ndarray) -> dict[str, float]:

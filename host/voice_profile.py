@@ -40,7 +40,7 @@ from .errors import InvalidRequest, TabSenseError
 from .files import atomic_write
 from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
-from .voice_matcher import Calibration, TemplateBank, best_costs, THRESHOLD_CEILING, calibrate, costs_below, lowest_cost
+from .voice_matcher import Calibration, TemplateBank, best_costs, THRESHOLD_CEILING, calibrate, lowest_costs
 from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, VERSIONS_ID, inspect_take, room_versions, speech_clip
 from . import voice_verifier
 from .voice_verifier import DIM, WINDOW, GenericSpeech, Verifier, verifier_versions
@@ -466,8 +466,7 @@ class VoiceProfile:
             if check is None or check["windows"] != len(windows):
                 started = time.perf_counter()
                 bank = TemplateBank({command: [v for take in takes for v in take]})
-                near = costs_below(bank, windows, THRESHOLD_CEILING)
-                cost = float(near[0]) if len(near) else lowest_cost(bank, windows)
+                near, cost = lowest_costs(bank, windows, THRESHOLD_CEILING)
                 check = {"takes": self._takes_key(manifest, command), "windows": len(windows),
                          "near": [round(float(c), 5) for c in near[:enough]], "cost": round(cost, 5)}
                 log.info("%s checked on %d stretches of everyday speech in %.2f s", command, len(windows),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from host.voice_matcher import (THRESHOLD_CEILING, SubsequenceDTW, TemplateBank, best_costs, best_costs_each,
-                                 costs_below, lowest_cost, unit_rows)
+                                 lowest_costs, unit_rows)
 
 DIM = 96
 
@@ -94,27 +94,26 @@ def test_a_template_without_vectors_is_left_out():
     assert np.isfinite(best_costs(bank, smooth_sequence(rng, 6))).all()
 
 
-def test_lowest_cost_prunes_without_missing_the_lowest():
+def test_lowest_costs_prune_without_missing_any():
     rng = np.random.default_rng(3)
     templates = [smooth_sequence(rng, n) for n in (1, 4, 7, 12)]
     bank = TemplateBank({"a": templates[:2], "b": templates[2:]})
     sequences = np.stack([smooth_sequence(rng, 6) for _ in range(450)])
     sequences[123] = templates[1][np.round(np.linspace(0, 3, 6)).astype(int)]  # a slow repetition of one take
+    for k in (7, 70, 150):  # repetitions of another, a little off
+        sequences[k] = unit_rows(templates[2][[0, 1, 2, 4, 5, 6]] + rng.standard_normal((6, DIM)) * 0.02 * k / 70)
     each = np.stack([best_costs(bank, s) for s in sequences])
     np.testing.assert_allclose(best_costs_each(bank, sequences, chunk=100), each, rtol=1e-5, atol=1e-6)
-    assert lowest_cost(bank, sequences) == pytest.approx(float(each.min()), rel=1e-5, abs=1e-6)
+    lowest = np.sort(each.min(axis=1))
     assert each.min(axis=1).argmin() == 123
-    assert lowest_cost(bank, np.delete(sequences, 123, axis=0)) == pytest.approx(float(np.delete(each, 123, axis=0).min()), rel=1e-5)
-
-
-def test_costs_below_finds_every_sequence_under_the_limit():
-    rng = np.random.default_rng(4)
-    templates = [smooth_sequence(rng, n) for n in (4, 6)]
-    bank = TemplateBank({"a": templates})
-    sequences = np.stack([smooth_sequence(rng, 6) for _ in range(300)])
-    for k in (7, 70, 150):  # repetitions of a take, a little off
-        sequences[k] = unit_rows(templates[0][[0, 1, 1, 2, 3, 3]] + rng.standard_normal((6, DIM)) * 0.02 * k / 70)
-    lowest = np.sort(np.stack([best_costs(bank, s) for s in sequences]).min(axis=1))
-    for k in (0, 1, 2, 40):
+    for k in (0, 1, 3):
         limit = float(lowest[k] + lowest[k + 1]) / 2  # between two costs
-        np.testing.assert_allclose(costs_below(bank, sequences, limit), lowest[: k + 1], rtol=1e-5, atol=1e-6)
+        below, best = lowest_costs(bank, sequences, limit)
+        np.testing.assert_allclose(below, lowest[: k + 1], rtol=1e-5, atol=1e-6)
+        assert best == pytest.approx(float(lowest[0]), rel=1e-5, abs=1e-6)
+    # Nothing under the limit: the lowest is still found, by the bound-ordered search.
+    below, best = lowest_costs(bank, sequences, float(lowest[0]) / 2)
+    assert len(below) == 0 and best == pytest.approx(float(lowest[0]), rel=1e-5, abs=1e-6)
+    rest = np.delete(sequences, 123, axis=0)
+    below, best = lowest_costs(bank, rest, 1e-3)
+    assert best == pytest.approx(float(np.delete(each, 123, axis=0).min()), rel=1e-5, abs=1e-6)

@@ -96,8 +96,12 @@ def check_voice_profile(report: Report, store: ModelStore) -> None:
     waiting = [c for c in summary["commands"] if c not in ready]
     if ready:
         report.ok(f"ready for {', '.join(ready)} (profile {summary['id']})")
-    if waiting:
-        report.note(f"not ready yet: {', '.join(waiting)} (3 good takes each; tabsense enroll --list)")
+    held = [c for c in waiting if summary["commands"][c].get("message")]  # held back by the check on everyday speech
+    for command in held:
+        report.note(f"{command}: {summary['commands'][command]['message']}")
+    if len(waiting) > len(held):
+        report.note(f"not ready yet: {', '.join(c for c in waiting if c not in held)} "
+                    "(3 good takes each; tabsense enroll --list)")
 
 
 def check_registrations(report: Report) -> None:

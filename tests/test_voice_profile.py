@@ -111,10 +111,11 @@ def test_a_ready_command_is_checked_on_everyday_speech_before_it_is_served(taugh
         assert check["closest"] == pytest.approx(closest / threshold, abs=2e-3)
 
 
-def test_a_phrase_that_matches_everyday_speech_often_is_held_back_with_the_reason(host):
+def test_a_phrase_that_matches_everyday_speech_often_is_held_back_with_the_reason(host, capsys):
     """Were everyday speech full of the phrase itself (here: the same voice saying it at other
     speeds and pitches, under 3% of the stretches), the command would fire in conversation: it is
     not served, and the answer, the summary and a later process say why."""
+    from host.doctor import Report, check_voice_profile
     from host.voice_profile import SPEECH_HELD, VoiceProfile
     from host.voice_verifier import GenericSpeech, windows
 
@@ -135,9 +136,12 @@ def test_a_phrase_that_matches_everyday_speech_often_is_held_back_with_the_reaso
     assert summary["ready_commands"] == ["next_tab"] and summary["commands"]["reload"]["message"]
     assert summary["commands"]["next_tab"]["check"]["matched"] < SPEECH_HELD * len(everyday.rows)
     assert host.voice_matcher().commands == ["next_tab"]
-    # The check is saved with the takes: another process reads the same verdict.
+    # The check is saved with the takes: another process reads the same verdict, and the doctor says it.
     again = VoiceProfile(host.store.home, lambda: embedder, lambda: everyday)
     assert again.summary()["ready_commands"] == ["next_tab"] and again.matcher().commands == ["next_tab"]
+    check_voice_profile(Report(), host.store)
+    doctor = capsys.readouterr().out
+    assert "ok    ready for next_tab" in doctor and "note  reload: “reload” as you taught it matches everyday" in doctor
 
 
 def test_a_ready_profile_is_served_without_any_opt_in(taught):

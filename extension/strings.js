@@ -101,6 +101,7 @@ globalThis.STRINGS = Object.freeze({
   enrollSavedEarlier: 'Recorded earlier.',
   enrollReady: 'Ready',
   enrollNotReady: '{ok} of 3 good takes',
+  enrollChecked: 'Checked against {count} stretches of everyday speech: none sounds like it.',
   enrollAllReady: 'TabSense knows your voice for every command you use.',
   enrollStart: 'Start listening',
   enrollListening: 'TabSense is listening with your voice profile. You can close this tab.',

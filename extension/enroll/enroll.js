@@ -90,8 +90,14 @@ function render() {
     section.querySelector('.mark').textContent = ready
       ? STRINGS.enrollReady
       : formatString(STRINGS.enrollNotReady, { ok: Math.min(good, TAKES_PER_COMMAND) });
-    // Good takes can still be held back: the host found the phrase in everyday speech, and says why.
-    section.querySelector('.held').textContent = ready ? '' : state.profile?.commands?.[command]?.message ?? '';
+    // The host checks a ready phrase against everyday speech before using it; one that matches it
+    // too often is held back, and the host says why.
+    const { check, message } = state.profile?.commands?.[command] ?? {};
+    const checkLine = section.querySelector('.check');
+    checkLine.dataset.held = String(Boolean(check?.held));
+    if (check?.held) checkLine.textContent = message ?? '';
+    else if (check) checkLine.textContent = formatString(STRINGS.enrollChecked, { count: check.windows.toLocaleString() });
+    else checkLine.textContent = '';
     section.querySelectorAll('.take').forEach((row, slot) => renderTake(row, command, slot, takes[slot], blocked));
   }
   // What the host found wrong with the saved profile (a take missing, a damaged manifest), in its words.
@@ -242,7 +248,7 @@ function keep(result, audio, replaced) {
   state.recordings.set(result.take, URL.createObjectURL(audio));
   const commands = {
     ...state.profile.commands,
-    [result.command]: { ready: result.command_ready, takes: result.takes, message: result.command_message },
+    [result.command]: { ready: result.command_ready, takes: result.takes, check: result.check, message: result.command_message },
   };
   state.profile = { ...state.profile, exists: true, commands, ready_commands: result.ready_commands };
 }

@@ -219,7 +219,11 @@ def test_taught_voice_switches_tabs_and_a_near_miss_does_not(playwright, enroll_
         section = page.locator(".command[data-command='next_tab']")
         assert section.get_attribute("data-ready") == "true"
         assert section.locator(".mark").text_content() == page.evaluate("STRINGS.enrollReady")
+        # Checked against the bundled everyday speech before it is used, and the page says so.
+        assert section.locator(".check").text_content().startswith("Checked against 4,000 stretches")
+        assert section.locator(".check").get_attribute("data-held") == "false"
         assert page.locator(".command[data-command='previous_tab']").get_attribute("data-ready") == "false"
+        assert page.locator(".command[data-command='previous_tab'] .check").is_hidden()
         # The takes of earlier visits show the host's verdict; only this visit's take plays back.
         assert take_row(page, "next_tab", 0).get_attribute("data-verdict") == "ok"
         assert take_row(page, "next_tab", 0).locator(".play").is_hidden()

@@ -444,7 +444,8 @@ class VoiceProfile:
         fields = {"windows": int, "near": list, "cost": float, "matched": int, "closest": float, "held": bool}
         valid = (isinstance(check, dict) and check.get("takes") == self._takes_key(manifest, command)
                  and all(isinstance(check.get(name), kind) for name, kind in fields.items())
-                 and all(isinstance(cost, float) for cost in check["near"]))
+                 and all(isinstance(cost, float) and np.isfinite(cost) for cost in check["near"])
+                 and np.isfinite(check["cost"]) and np.isfinite(check["closest"]))
         return dict(check) if valid else None
 
     def _check_speech(self, manifest: dict, ready: dict[str, list[list[np.ndarray]]], calibration: Calibration) -> set[str]:

@@ -247,11 +247,14 @@ def test_a_damaged_profile_is_reported_and_never_crashes(taught, tmp_path):
     assert any("changed or damaged" in p for p in summary["problems"])
     manifest_path = home / "voice" / "profile" / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    manifest["checks"]["previous_tab"] = {"takes": "edited", "cost": "0"}  # a saved check edited by hand: made again
-    manifest_path.write_text(json.dumps(manifest))
-    summary = host.voice_profile_request({"action": "get"})
-    assert summary["ready_commands"] == ["previous_tab"] and "check" not in summary["commands"]["previous_tab"]
-    assert host.voice_matcher().commands == ["previous_tab"]
+    saved = manifest["checks"]["previous_tab"]
+    for edited in ({"takes": "edited", "cost": "0"}, {**saved, "cost": float("nan")}, {**saved, "near": [None]}):
+        manifest["checks"]["previous_tab"] = edited  # a saved check edited by hand: made again
+        manifest_path.write_text(json.dumps(manifest))
+        summary = host.voice_profile_request({"action": "get"})
+        assert summary["ready_commands"] == ["previous_tab"] and "check" not in summary["commands"]["previous_tab"]
+        json.dumps(summary, allow_nan=False)  # what the host sends is valid JSON
+        assert host.voice_matcher().commands == ["previous_tab"]
     manifest_path.write_text("{not json")
     summary = host.voice_profile_request({"action": "get"})
     assert summary["ready_commands"] == [] and "tabsense enroll --reset" in summary["problems"][0]

@@ -37,6 +37,9 @@ class _Interpreter:
 
         with native_stderr_to_log():
             self._interpreter = Interpreter(model_path=str(path), num_threads=1)
+        # Tensor indices stay the same when the input is resized: looked up once, not per 80 ms step.
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
         self._shape: tuple | None = None
 
     def run(self, x: np.ndarray) -> np.ndarray:
@@ -45,9 +48,9 @@ class _Interpreter:
             with native_stderr_to_log():
                 self._interpreter.allocate_tensors()
             self._shape = x.shape
-        self._interpreter.set_tensor(self._interpreter.get_input_details()[0]["index"], x)
+        self._interpreter.set_tensor(self._input, x)
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._interpreter.get_output_details()[0]["index"])
+        return self._interpreter.get_tensor(self._output)
 
 
 class SpeechEmbedder:

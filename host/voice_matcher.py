@@ -59,6 +59,8 @@ class TemplateBank:
         for k, template in enumerate(items):
             self.vectors[k, : len(template)] = template
         self.pad = np.arange(longest)[None, :] >= self.lengths[:, None]  # rows past a template's end
+        self.late = np.arange(longest)[None, :] >= (self.lengths[:, None] // 2)  # the second half's rows
+        self.columns = np.ascontiguousarray(self.vectors.reshape(-1, self.vectors.shape[-1]).T)  # [96, templates x rows]
         self.index = {c: np.flatnonzero(self.owner == c) for c in self.commands}
 
     def __len__(self) -> int:
@@ -82,7 +84,6 @@ class SubsequenceDTW:
         """`batch`: that many independent streams at once (each `step` then takes [*batch, 96])."""
         self.bank = bank
         shape = (*batch, *bank.vectors.shape[:2])
-        self._late = np.arange(shape[-1])[None, :] >= (bank.lengths[:, None] // 2)  # the second half's rows
         # Per path ending at each (template, row): its cost and length, and the same on the second half.
         no_path = np.array([np.inf, 1.0, 0.0, 0.0], np.float32).reshape(4, *[1] * len(shape))
         self._state = np.broadcast_to(no_path, (4, *shape)).copy()
@@ -92,12 +93,11 @@ class SubsequenceDTW:
         self._options[2, ..., :2] = no_path
         self._rows = np.arange(len(bank.lengths))
         self._last = bank.lengths - 1
-        self._columns = np.ascontiguousarray(bank.vectors.reshape(-1, bank.vectors.shape[-1]).T)
 
     def step(self, vector: np.ndarray) -> np.ndarray:
         """One unit-length stream vector -> each template's score for a path ending here."""
-        bank, options, late = self.bank, self._options, self._late
-        local = 1.0 - np.matmul(vector, self._columns).reshape(*np.shape(vector)[:-1], *bank.pad.shape)
+        bank, options, late = self.bank, self._options, self.bank.late
+        local = 1.0 - np.matmul(vector, bank.columns).reshape(*np.shape(vector)[:-1], *bank.pad.shape)
         np.copyto(local, np.inf, where=bank.pad)
         options[0, ..., 1:] = self._state[..., :-1]
         options[1] = self._state
@@ -138,13 +138,16 @@ def best_costs(bank: TemplateBank, sequence: np.ndarray) -> np.ndarray:
 def best_costs_each(bank: TemplateBank, sequences: np.ndarray, chunk: int = 500) -> np.ndarray:
     """[N, vectors, 96] sequences of one length -> [N, templates]: each one's lowest cost per
     template, `chunk` sequences at a time as parallel streams."""
-    sequences = np.asarray(sequences, np.float32)
+    return _best_costs_of_unit(bank, _unit_sequences(sequences), chunk)
+
+
+def _best_costs_of_unit(bank: TemplateBank, sequences: np.ndarray, chunk: int = 500) -> np.ndarray:
     best = np.full((len(sequences), len(bank)), np.inf, np.float32)
     for start in range(0, len(sequences), chunk):
         part = sequences[start: start + chunk]
         dtw = SubsequenceDTW(bank, batch=(len(part),))
         for column in range(part.shape[1]):
-            np.minimum(best[start: start + len(part)], dtw.step(unit_rows(part[:, column])), out=best[start: start + len(part)])
+            np.minimum(best[start: start + len(part)], dtw.step(part[:, column]), out=best[start: start + len(part)])
     return best
 
 
@@ -152,9 +155,8 @@ def _lower_bounds(bank: TemplateBank, sequences: np.ndarray) -> np.ndarray:
     """[N] a bound under each sequence's lowest cost: a path visits every row of both halves of
     a template, so on each half its score is at least the lowest distance of any of that half's
     rows to any of the sequence's vectors."""
-    columns = bank.vectors.reshape(-1, bank.vectors.shape[-1]).T
-    nearest = (1.0 - sequences.reshape(-1, sequences.shape[-1]) @ columns).reshape(*sequences.shape[:2], *bank.pad.shape).min(axis=1)
-    late = np.arange(bank.pad.shape[1])[None, :] >= (bank.lengths[:, None] // 2)
+    nearest = (1.0 - sequences.reshape(-1, sequences.shape[-1]) @ bank.columns).reshape(*sequences.shape[:2], *bank.pad.shape).min(axis=1)
+    late = bank.late
     early_bound = np.where(~late & ~bank.pad, nearest, np.inf).min(axis=-1)
     late_bound = np.where(late & ~bank.pad, nearest, np.inf).min(axis=-1)
     return np.maximum(np.where(np.isfinite(early_bound), early_bound, late_bound), late_bound).min(axis=1)
@@ -175,7 +177,7 @@ def lowest_costs(bank: TemplateBank, sequences: np.ndarray, limit: float, chunk:
         return np.zeros(0, np.float32), float("inf")
     bound = _lower_bounds(bank, sequences)
     candidates = np.flatnonzero(bound < limit)
-    costs = best_costs_each(bank, sequences[candidates]).min(axis=1) if len(candidates) else np.zeros(0, np.float32)
+    costs = _best_costs_of_unit(bank, sequences[candidates]).min(axis=1) if len(candidates) else np.zeros(0, np.float32)
     below = np.sort(costs[costs < limit])
     if len(below):
         return below, float(below[0])
@@ -185,7 +187,7 @@ def lowest_costs(bank: TemplateBank, sequences: np.ndarray, limit: float, chunk:
         part = rest[start: start + chunk]
         if bound[part[0]] >= best:
             break
-        best = min(best, float(best_costs_each(bank, sequences[part]).min()))
+        best = min(best, float(_best_costs_of_unit(bank, sequences[part]).min()))
     return below, best
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from host.speech_params import COMMANDS
 from models.speech import eval_voices
-from models.speech.enroll_eval import TEST_TAKES, plan_voice, run
+from models.speech.enroll_eval import LEAD_S, TEST_TAKES, command_latency, plan_voice, run
 from models.speech.eval_voices import VOICES, EvalVoice, check_unseen, find, training_speakers
 
 
@@ -55,6 +56,17 @@ def test_a_negative_with_a_command_inside_is_caught():
     assert eval_voices.command_in("next stop", "en") is None
 
 
+def test_command_latency_counts_from_the_phrase_end_to_the_chunk_that_completes_the_event():
+    rate = 16000
+    tone = 0.3 * np.sin(2 * np.pi * 220 * np.arange(int(0.5 * rate)) / rate)
+    clip = np.concatenate([np.zeros(int(0.2 * rate)), tone, np.zeros(int(0.3 * rate))]).astype(np.float32)
+    phrase_end = LEAD_S + 0.7
+    # the vector that fired ends inside a chunk: the command is known when that chunk has arrived
+    assert command_latency(clip, {"time_s": phrase_end + 0.08}) == pytest.approx(0.1)
+    assert command_latency(clip, {"time_s": phrase_end + 0.1}) == pytest.approx(0.1)  # exactly at a chunk's end
+    assert command_latency(clip, {"time_s": phrase_end - 0.25}) == pytest.approx(-0.2)  # before the phrase ended
+
+
 @pytest.fixture(scope="module")
 def one_voice_run(tmp_path_factory):
     if not shutil.which("espeak-ng") or not shutil.which("sox"):
@@ -86,4 +98,7 @@ def test_one_voice_enrolls_and_listens_with_its_profile(one_voice_run):
     assert row["enroll"]["ready"] == len(COMMANDS), row["enroll"]
     assert summary["enroll_latency_s"]["n"] >= 3 * len(COMMANDS)
     assert row["profile"]["all_six_recall"] > 0
+    heard = row["profile"]["latencies_s"]
+    assert len(heard) == round(row["profile"]["all_six_recall"] * 3 * len(COMMANDS))
+    assert all(-1.0 < s < 1.0 for s in heard), heard  # the phrase's own end, not the streamed clip's
     assert summary["profile_answer"]["profile"]["commands"] == list(COMMANDS)

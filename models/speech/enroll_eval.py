@@ -7,7 +7,8 @@ What it measures, per voice and over voices (mean, spread, worst voice):
     SNR), one quiet (-20 dB); each streamed on its own with ~1 s of silence or room noise around
     it. A hit = the right command fired and no other; a wrong command is a miss and a confusion;
   * false accepts on >= 20 near misses (sharing a word with a command) and >= 20 ordinary sentences
-    by the same voice (any command event counts);
+    by the same voice (any command event counts), as recorded and again in a noisy room (like the
+    noisy test takes: there the profile's thresholds widen);
   * false triggers per hour on a long stream per voice (Allison's telephone prompts, sentences of
     the other voices and its own, sonic-pi music and ambience, gaps, a noise floor), with all six
     commands and with only next/previous tab enabled;
@@ -357,7 +358,15 @@ def score_takes(host: Host, voice: EvalVoice, plan: list[Item], allow_unblessed:
         elif item.kind == "embedded":
             embedded.append({**row, "command": item.command, "detected": item.command in fired})
         else:
-            negatives.append({**row, "kind": item.kind, "false_accept": bool(fired)})
+            negatives.append({**row, "kind": item.kind, "room": "quiet", "false_accept": bool(fired)})
+    # The same near misses and sentences said in a noisy room, where thresholds widen (after the
+    # rest, with their own random stream, so the takes above hear the same rooms as without them).
+    rng = np.random.default_rng([*voice_seed(voice), 4])
+    for n, item in enumerate(i for i in plan if i.kind in ("near_miss", "sentence")):
+        audio, _ = test_audio(load(item.render), "noisy", rng, room, n, _G.get("room", "both"))
+        fired = [e["command"] for e in host.stream(audio, COMMANDS, allow_unblessed)]
+        negatives.append({"text": item.render.text, "fired": fired, "kind": item.kind, "room": "noisy",
+                          "false_accept": bool(fired)})
     return {"takes": takes, "negatives": negatives, "embedded": embedded}
 
 
@@ -430,7 +439,9 @@ def rate(hits: int, n: int) -> float | None:
 
 
 def condition_metrics(cond: dict, stream_s: float) -> dict:
-    takes, negatives = cond["takes"], cond["negatives"]
+    takes = cond["takes"]
+    negatives = [n for n in cond["negatives"] if n.get("room", "quiet") == "quiet"]
+    noisy_room = [n for n in cond["negatives"] if n.get("room") == "noisy"]
     per_command = {c: rate(sum(t["hit"] for t in takes if t["command"] == c), sum(t["command"] == c for t in takes))
                    for c in COMMANDS}
     required = [t for t in takes if t["command"] in REQUIRED]
@@ -452,6 +463,8 @@ def condition_metrics(cond: dict, stream_s: float) -> dict:
                                    sum(n["kind"] == "sentence" for n in negatives)],
         "false_accept_rate": rate(len(fa), len(negatives)),
         "fired_on": [f"{n['text']} -> {'/'.join(n['fired'])}" for n in fa],
+        "noisy_room_false_accepts": [sum(n["false_accept"] for n in noisy_room), len(noisy_room)],
+        "noisy_room_fired_on": [f"{n['text']} -> {'/'.join(n['fired'])}" for n in noisy_room if n["false_accept"]],
         "embedded_detected": [sum(e["detected"] for e in cond["embedded"]), len(cond["embedded"])],
         "latencies_s": [t["latency_s"] for t in takes if t.get("latency_s") is not None],
         "stream_false_triggers": {k: len(v) for k, v in cond["stream"].items()},
@@ -476,12 +489,14 @@ def overall(rows: list[dict], key: str) -> dict:
         return {}
     hours = sum(m["stream_s"] for m in ms) / 3600
     neg = [sum(m["near_miss_false_accepts"][i] + m["sentence_false_accepts"][i] for m in ms) for i in (0, 1)]
+    noisy = [sum(m.get("noisy_room_false_accepts", [0, 0])[i] for m in ms) for i in (0, 1)]
     out = {
         "voices": len(ms),
         "required_recall": spread([m["required_recall"] for m in ms]),
         "all_six_recall": spread([m["all_six_recall"] for m in ms]),
         "false_accept_rate": spread([m["false_accept_rate"] for m in ms]),
         "false_accepts_pooled": [neg[0], neg[1], rate(neg[0], neg[1])],
+        "noisy_room_false_accepts_pooled": [noisy[0], noisy[1], rate(noisy[0], noisy[1])],
         "recall_by_command": {c: spread([m["recall"][c] for m in ms]) for c in COMMANDS},
         "recall_by_condition": {k: spread([m["recall_by_condition"][k] for m in ms]) for k, _, _ in TEST_TAKES},
         "confusions": sum(m["confusions"] for m in ms),
@@ -552,6 +567,8 @@ def checks(summary: dict) -> dict:
                 o["all_six_recall"]["min"] >= TARGETS["voice_min_recall"],
             f"false accepts <= {TARGETS['false_accepts']:.0%} (pooled)":
                 o["false_accepts_pooled"][2] <= TARGETS["false_accepts"],
+            f"false accepts in a noisy room <= {TARGETS['false_accepts']:.0%} (pooled)":
+                (o["noisy_room_false_accepts_pooled"][2] or 0.0) <= TARGETS["false_accepts"],
             f"false triggers per hour <= {TARGETS['false_triggers_per_hour']:g} (all six)":
                 o["false_triggers_per_hour"]["all_six"] <= TARGETS["false_triggers_per_hour"],
             f"CPU per second of audio <= {TARGETS['cpu_ms_per_s']:g} ms (worst voice)":
@@ -598,6 +615,9 @@ def metric_table(summary: dict) -> list[str]:
     row("takes answered with a wrong command", "", lambda o: str(o["confusions"]))
     row("false accepts, near misses + sentences (pooled)", "<= 2%",
         lambda o: f"{pct(o['false_accepts_pooled'][2])} ({o['false_accepts_pooled'][0]}/{o['false_accepts_pooled'][1]})")
+    row("the same in a noisy room (pooled)", "<= 2%",
+        lambda o: f"{pct(o['noisy_room_false_accepts_pooled'][2])} ({o['noisy_room_false_accepts_pooled'][0]}/"
+                  f"{o['noisy_room_false_accepts_pooled'][1]})")
     row("false triggers per hour, all six enabled", "<= 1",
         lambda o: f"{o['false_triggers_per_hour']['all_six']} ({o['false_triggers']['all_six']} in {60 * o['stream_hours']:.1f} min)")
     row("false triggers per hour, next/previous only", "<= 1",
@@ -616,11 +636,11 @@ def metric_table(summary: dict) -> list[str]:
 
 def voice_table(summary: dict, key: str) -> list[str]:
     lines = ["| voice | lang | next/prev | all six | clean / noisy / quiet | near misses fired | sentences fired | "
-             "stream false triggers (six / next-prev) | CPU ms/s | missed |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "both in a noisy room | stream false triggers (six / next-prev) | CPU ms/s | missed |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary["voices"]:
         if "error" in r:
-            lines.append(f"| {r['voice']} | {r['language']} | failed: {r['error']} | | | | | | | |")
+            lines.append(f"| {r['voice']} | {r['language']} | failed: {r['error']} | | | | | | | | |")
             continue
         m = r.get(key)
         if not m:
@@ -629,7 +649,8 @@ def voice_table(summary: dict, key: str) -> list[str]:
         lines.append(
             f"| {r['voice']} | {r['language']} | {pct(m['required_recall'])} | {pct(m['all_six_recall'])} | "
             f"{pct(bc['clean'])} / {pct(bc['noisy'])} / {pct(bc['quiet'])} | {frac(m['near_miss_false_accepts'])} | "
-            f"{frac(m['sentence_false_accepts'])} | {m['stream_false_triggers']['all_six']} / "
+            f"{frac(m['sentence_false_accepts'])} | {frac(m['noisy_room_false_accepts'])} | "
+            f"{m['stream_false_triggers']['all_six']} / "
             f"{m['stream_false_triggers']['next_previous']} in {m['stream_s'] / 60:.1f} min | {m['cpu_ms_per_s']:.1f} | "
             f"{missed_text(m['missed'])} |")
     return lines
@@ -672,6 +693,7 @@ def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> No
         f"{TAIL_S:g} s after (speed and pitch: " + "; ".join(f"{k} {1 / st:.2f}x {c:+d} cents" for k, st, c in TEST_TAKES)
         + "; enrollment " + ", ".join(f"{1 / st:.2f}x {c:+d} cents" for st, c in ENROLL_TAKES) + "). "
         "A hit is the right command and no other; any command on a near miss or sentence is a false accept. "
+        "The near misses and sentences are streamed as recorded and again in a noisy room, as the noisy takes are. "
         "Phrases that hold a command's exact words (\"go back home\", \"reload the dishwasher\", \"new tab? no\") are "
         "positives under TabSense's labelling policy: they are counted apart, for information, never as false accepts. "
         "The long stream per voice mixes Allison's telephone prompts, the other voices' sentences, "
@@ -706,6 +728,9 @@ def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> No
         if fired:
             lines += ["Near misses and sentences that fired: " + ", ".join(f"{k} ({v})" for k, v in fired.most_common(30))
                       + ".", ""]
+        noisy = Counter(f for r in summary["voices"] if key in r for f in r[key].get("noisy_room_fired_on", []))
+        if noisy:
+            lines += ["The same in a noisy room: " + ", ".join(f"{k} ({v})" for k, v in noisy.most_common(30)) + ".", ""]
         triggers = [f"{e['command']} ({r['voice']}, during {' + '.join(e['playing']) or 'a gap'})"
                     for r in summary["voices"] if key in r for e in r[key]["stream_events"]]
         if triggers:

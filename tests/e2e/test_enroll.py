@@ -25,8 +25,8 @@ import pytest
 
 from e2e_support import EXTENSION_URL, FRAMING, MODELS, python_env, register_script, run_install_host
 from test_voice import (
-    START_TIMEOUT_S, activate, active_tab, duration_s, open_three_tabs, toggle, voice_browser, voice_state,
-    wait_for, wait_until_heard,
+    START_TIMEOUT_S, activate, active_tab, duration_s, open_three_tabs, speech_span_s, toggle, voice_browser,
+    voice_state, wait_for, wait_until_heard,
 )
 
 pytestmark = pytest.mark.browser
@@ -255,6 +255,14 @@ def test_taught_voice_switches_tabs_and_a_near_miss_does_not(playwright, enroll_
         assert heard == ["next_tab"], f"expected only the taught “next tab”, heard {voice.get('recent')}"
         assert active_tab(browser) == tabs[2]
         assert popup_voice_line(browser) == ("profile", "Voice: your voice (profile)")
+        # Phrase end -> tab switched through the profile, measured (a busy machine only delays it):
+        # "next tab" is the file's last phrase, so it ends `speech_span_s` after the first sound.
+        last, stats = voice["lastCommand"], voice["stats"]
+        assert stats["firstSoundS"] < last["timeS"] <= last["streamS"], (stats["firstSoundS"], last)
+        phrase_end_s = stats["firstSoundS"] + speech_span_s(wav)
+        print(f"\nnext_tab (profile): phrase end -> tab switched {(last['streamS'] - phrase_end_s) * 1000:.0f} ms "
+              f"(host event at stream {last['timeS']:.3f} s, phrase end {phrase_end_s:.3f} s); "
+              f"offscreen->worker {stats['transitMs']} ms, worker->host->worker {stats['hostMs']} ms")
 
         # 4. Reset, with confirmation: the popup then says the generic model is used.
         page = open_enroll_page(browser)  # listening pauses while the page is open

@@ -85,6 +85,7 @@ def test_one_voice_generic_model(one_voice_run):
     # a clear US voice: the generic keyword model hears its next/previous tab takes
     assert generic["recall"]["next_tab"] > 0 and generic["recall"]["previous_tab"] > 0
     assert generic["near_miss_false_accepts"][1] == 5 and generic["sentence_false_accepts"][1] == 5
+    assert generic["noisy_room_false_accepts"][1] == 10  # the same ten again, in a noisy room
     assert generic["stream_s"] >= 20 and generic["cpu_ms_per_s"] > 0
     report = json.loads((out / "enrollment.json").read_text())
     assert report["voices"][0]["voice"] == voice.name

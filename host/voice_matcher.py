@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .voice_verifier import ACCEPT
-
 # Calibration bounds on a match's score (the mean cosine distance along the worse half of the
 # path), chosen on development voices (docs/speech/enrollment.md): the same speaker and phrase
 # scores 0.02-0.05 clean and up to ~0.08 in a reverberant, noisy room; phrases that share one
@@ -28,20 +26,10 @@ THRESHOLD_FLOOR = 0.05
 THRESHOLD_CEILING = 0.07
 POSITIVE_MARGIN = 1.15  # threshold = this x the worst leave-one-out distance of the user's own takes
 IMPOSTOR_MARGIN = 0.85  # ...but below this x the nearest take of another command
-# Second opinion: a match up to this far above its threshold also fires when the profile's verifier
-# or the generic keyword model (trained on rooms and noise) confirms it, each at its bar below.
+# Second opinion: a match up to this far above its threshold also fires when the generic keyword
+# model, which was trained on rooms and noise, gives the same command at least CONFIRM_POSTERIOR.
 CONFIRM_RATIO = 1.4
 CONFIRM_POSTERIOR = 0.7
-# (verifier probability, generic model score) that confirm a match, by how close it came. In a noisy
-# room every threshold widens (voice_noise.py), and a near miss comes closer too: a match that
-# passes only thanks to that allowance is confirmed like the rest, and one beyond it needs surer
-# confirmers than in a quiet room. Chosen on development voices with their near misses and
-# sentences also said in a noisy room (docs/speech/experiments.md).
-CONFIRM_BARS = {
-    "widened": (0.7, CONFIRM_POSTERIOR),  # under its widened threshold, over the calibrated one
-    "near": (ACCEPT, CONFIRM_POSTERIOR),  # 1x to CONFIRM_RATIO of its threshold, quiet room
-    "near_noisy": (0.99, 0.9),  # the same in a noisy room
-}
 REARM_RATIO = 1.3  # a command fires again only after its cost rose this far above its threshold
 REFRACTORY_S = 1.0
 VECTOR_S = 0.08  # stream time per embedding vector
@@ -260,27 +248,24 @@ class PersonalDetector:
         return [c for c in self.bank.commands if self.enabled is None or c in self.enabled]
 
     def step(self, vector: np.ndarray, now_s: float, confirm=None, allowance: float = 1.0) -> dict | None:
-        """`confirm(command, verifier_bar, generic_bar)`, when given, names who confirms a match that
-        is not under its calibrated threshold ("verifier", "generic") or None; `allowance` widens
-        every threshold in a noisy room (voice_noise.py)."""
+        """`confirm(command)`, when given, names who confirms a near match ("verifier", "generic") or None;
+        `allowance` widens every threshold in a noisy room (voice_noise.py)."""
         costs = command_costs(self.bank, self._dtw.step(unit_rows(vector[None])[0]))
-        best, best_ratio, best_cost, best_calibrated = None, np.inf, None, np.inf
+        best, best_ratio, best_cost = None, np.inf, None
         for command in self.commands():
-            calibrated = costs[command] / self.thresholds[command]
-            ratio = calibrated / allowance
+            ratio = costs[command] / (self.thresholds[command] * allowance)
             self.best_ratio[command] = min(self.best_ratio.get(command, np.inf), ratio)
             if ratio > REARM_RATIO:
                 self._latched.discard(command)
             if ratio < best_ratio:
-                best, best_ratio, best_cost, best_calibrated = command, ratio, costs[command], calibrated
+                best, best_ratio, best_cost = command, ratio, costs[command]
         if best is None or now_s < self._quiet_until or best in self._latched:
             return None
         confirmed_by = None
-        if best_calibrated > 1.0:
+        if best_ratio > 1.0:
             if confirm is None or best_ratio > CONFIRM_RATIO:
                 return None
-            how = "widened" if best_ratio <= 1.0 else "near_noisy" if allowance > 1.0 else "near"
-            confirmed_by = confirm(best, *CONFIRM_BARS[how])
+            confirmed_by = confirm(best)
             if not confirmed_by:
                 return None
         self._quiet_until = now_s + self.refractory_s

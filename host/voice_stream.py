@@ -2,9 +2,8 @@
 
 Commands the user taught are decided by the personal matcher: it was checked on the user's own
 takes, while the generic model misses half of the commands of voices it never met. A match just
-above its threshold (or under it only thanks to a noisy room's allowance) needs a confirmation:
-the profile's verifier (voice_verifier.py), or the generic model's score for that command, which
-never fires a taught command by itself.
+above its threshold needs a confirmation: the profile's verifier (voice_verifier.py), or the
+generic model's score for that command, which never fires a taught command by itself.
 Commands not taught fall back to the generic keyword model when the host may serve it (blessed,
 or the request opted in). Both share one resampler and one refractory period, so one phrase is
 one command.
@@ -19,10 +18,10 @@ import numpy as np
 from .audio import Resampler
 from .speech import DetectorSettings, StreamDetector
 from .speech_embedding import MIN_SAMPLES, SAMPLE_RATE, STEP_SAMPLES, EmbeddingStream, SpeechEmbedder
-from .voice_matcher import REFRACTORY_S, PersonalDetector
+from .voice_matcher import CONFIRM_POSTERIOR, REFRACTORY_S, PersonalDetector
 from .voice_noise import NoiseGauge
 from .voice_profile import Matcher
-from .voice_verifier import WINDOW, Verifier
+from .voice_verifier import ACCEPT, WINDOW, Verifier
 
 
 @dataclass
@@ -112,20 +111,19 @@ class ProfileStream:
 
 
 def _confirm_with(verifier: Verifier | None, recent: list, opinion: StreamDetector | None):
-    """Who confirms a near match, each at the bar the matcher asks: the profile's verifier, then
-    the generic model's scores."""
+    """Who confirms a near match: the profile's verifier, then the generic model's scores."""
     if verifier is None and opinion is None:
         return None
     index = opinion.spotter.command_index if opinion is not None else {}
 
-    def confirm(command: str, verifier_bar: float, generic_bar: float) -> str | None:
-        if verifier is not None and verifier.probability(command, np.asarray(recent)) >= verifier_bar:
+    def confirm(command: str) -> str | None:
+        if verifier is not None and verifier.probability(command, np.asarray(recent)) >= ACCEPT:
             return "verifier"
         # Over the last half second: the two models peak at slightly different moments of a phrase.
         if command not in index or not opinion.recent_smoothed:
             return None
         heard = max(float(scores[index[command]]) for scores in opinion.recent_smoothed)
-        return "generic" if heard >= generic_bar else None
+        return "generic" if heard >= CONFIRM_POSTERIOR else None
 
     return confirm
 

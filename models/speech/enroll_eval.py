@@ -358,7 +358,7 @@ def score_takes(host: Host, voice: EvalVoice, plan: list[Item], allow_unblessed:
         elif item.kind == "embedded":
             embedded.append({**row, "command": item.command, "detected": item.command in fired})
         else:
-            negatives.append({**row, "kind": item.kind, "room": "quiet", "false_accept": bool(fired)})
+            negatives.append({**row, "kind": item.kind, "room": "as recorded", "false_accept": bool(fired)})
     # The same near misses and sentences said in a noisy room, where thresholds widen (after the
     # rest, with their own random stream, so the takes above hear the same rooms as without them).
     rng = np.random.default_rng([*voice_seed(voice), 4])
@@ -440,7 +440,7 @@ def rate(hits: int, n: int) -> float | None:
 
 def condition_metrics(cond: dict, stream_s: float) -> dict:
     takes = cond["takes"]
-    negatives = [n for n in cond["negatives"] if n.get("room", "quiet") == "quiet"]
+    negatives = [n for n in cond["negatives"] if n.get("room", "as recorded") == "as recorded"]
     noisy_room = [n for n in cond["negatives"] if n.get("room") == "noisy"]
     per_command = {c: rate(sum(t["hit"] for t in takes if t["command"] == c), sum(t["command"] == c for t in takes))
                    for c in COMMANDS}

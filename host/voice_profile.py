@@ -40,7 +40,7 @@ from .errors import InvalidRequest, TabSenseError
 from .files import atomic_write
 from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
-from .voice_matcher import Calibration, TemplateBank, best_costs, THRESHOLD_CEILING, calibrate, lowest_costs
+from .voice_matcher import THRESHOLD_CEILING, Calibration, TemplateBank, best_costs, calibrate, lowest_costs
 from .voice_takes import MAX_TAKE_S, MESSAGES, RATE, VERSIONS_ID, inspect_take, room_versions, speech_clip
 from . import voice_verifier
 from .voice_verifier import DIM, WINDOW, GenericSpeech, Verifier, verifier_versions

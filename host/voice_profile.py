@@ -41,8 +41,8 @@ from .files import atomic_write
 from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES, SpeechEmbedder
 from .speech_params import COMMANDS, PHRASES
 from .voice_matcher import THRESHOLD_CEILING, Calibration, TemplateBank, best_costs, calibrate, lowest_costs
-from .voice_takes import (MAX_TAKE_S, MESSAGES, QUERY_VERSIONS_ID, RATE, VERSIONS_ID, as_heard_live, inspect_take,
-                          room_versions, speech_clip)
+from .voice_takes import (MAX_TAKE_S, MESSAGES, QUERY_VERSIONS_ID, RATE, VERSIONS_ID, after_quiet, as_heard_live,
+                          inspect_take, room_versions, speech_clip)
 from . import voice_verifier
 from .voice_verifier import DIM, WINDOW, GenericSpeech, Verifier, verifier_versions
 
@@ -201,8 +201,7 @@ class VoiceProfile:
         if not folder.exists():
             self._drop_stale_features()
         audio = _read_wav16(self.root / "takes" / command / f"{take['take']}.wav")
-        signal = inspect_take(audio)
-        speech = signal.speech or (0, len(audio))
+        audio, speech = after_quiet(audio, inspect_take(audio))
         clip = speech_clip(audio, speech, TEMPLATE_SAMPLES)
         vectors = [embedder.embed(version) for version in versions(clip)]
         buffer = io.BytesIO()

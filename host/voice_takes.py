@@ -22,6 +22,7 @@ SILENCE_DBFS = -55.0  # the loudest 25 ms quieter than this: nothing was heard
 SPEECH_OVER_FLOOR_DB = 12.0  # speech must stand this far above the take's noise floor
 CLIPPED_FRACTION = 0.002
 CONTEXT_BEFORE_S, CONTEXT_AFTER_S = 0.25, 0.1  # kept around the speech in a template
+QUIET_BEFORE_S, QUIET_AFTER_S = 0.8, 0.2  # the room's quiet around a take as a stream hears it (0.8 s: one embedding window)
 
 # Verdict -> one sentence and its fix, as the user reads them.
 MESSAGES = {
@@ -79,6 +80,17 @@ def inspect_take(audio: np.ndarray) -> TakeSignal:
     if seconds > MAX_SPEECH_S:
         return TakeSignal("too_long", (start, end), peak, floor)
     return TakeSignal("ok", (start, end), peak, floor)
+
+
+def after_quiet(audio: np.ndarray, signal: TakeSignal) -> tuple[np.ndarray, tuple[int, int]]:
+    """The recording after QUIET_BEFORE_S of noise at its own floor, and where its speech now is:
+    a take said the moment recording started then makes the same template (the phrase with the
+    room's sound before it) as one said a second later."""
+    speech = signal.speech or (0, len(audio))
+    rng = seeded_rng(audio, "quiet")
+    lead = int(QUIET_BEFORE_S * RATE)
+    quiet = (rng.standard_normal(lead) * 10 ** (signal.floor_dbfs / 20)).astype(np.float32)
+    return np.concatenate([quiet, np.asarray(audio, np.float32)]), (speech[0] + lead, speech[1] + lead)
 
 
 def speech_clip(audio: np.ndarray, speech: tuple[int, int], min_samples: int) -> np.ndarray:
@@ -144,9 +156,8 @@ def change_speed(audio: np.ndarray, factor: float) -> np.ndarray:
     return np.interp(positions, np.arange(len(audio)), audio).astype(np.float32)
 
 
-VERSIONS_ID = "rooms2"  # names the set below in the feature cache: change it when the set changes
-QUERY_VERSIONS_ID = "live1"  # names `as_heard_live` in the feature cache
-QUIET_BEFORE_S, QUIET_AFTER_S = 0.8, 0.2  # the lead covers one embedding window (0.78 s)
+VERSIONS_ID = "rooms3"  # names the set below in the feature cache: change it when the set changes
+QUERY_VERSIONS_ID = "live2"  # names `as_heard_live` in the feature cache
 
 
 def room_versions(clip: np.ndarray) -> list[np.ndarray]:

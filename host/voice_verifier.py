@@ -24,7 +24,7 @@ from .voice_takes import at_snr, change_speed, reverb, seeded_rng
 WINDOW = 6  # vectors: 0.48 s of hops over a 1.24 s span, the length of a short command
 DIM = 96
 COPIES = 16  # random versions per take, on top of the 8 enrollment rooms
-VERSIONS_ID = "verify2"  # names the set below in the feature cache: change it when the set changes
+VERSIONS_ID = "verify3"  # names the set below in the feature cache: change it when the set changes
 ACCEPT = 0.97  # probability that confirms a near match (0.9: as many takes, more near misses)
 RIDGE = 1e-3  # on the weighted Gram matrix, whose diagonal is about 0.01
 

@@ -111,6 +111,10 @@ class ModelPool:
             return SpeechEmbedder(files["model"], files["melspectrogram"], spec.name, spec.version)
         if spec.task == "voice_negatives":
             return _load_windows(files["model"], spec)
+        if spec.task == "keyword_embedding":
+            from .voice_front_end import KeywordEmbedder
+
+            return KeywordEmbedder(files["model"], spec.name, spec.version)
         if spec.task == "keyword_spotting":
             from .speech import KeywordSpotter
 
@@ -119,18 +123,26 @@ class ModelPool:
 
 
 def _load_windows(path, spec):
-    """The voice verifier's generic speech ([windows, WINDOW * 96]), ready to train with."""
+    """The voice profile's generic speech: speech_embedding and kws_embedding windows."""
+    from .voice_front_end import KWS_DIM
     from .voice_verifier import DIM, WINDOW, GenericSpeech
 
+    expected = {"speech_embedding": WINDOW * DIM, "kws_embedding": WINDOW * KWS_DIM}
     try:
-        windows = np.load(path, allow_pickle=False).astype(np.float32)
-    except (OSError, ValueError) as exc:
-        raise ModelCorrupt(f"The voice verifier's generic speech {spec.name} v{spec.version} cannot be read "
+        saved = np.load(path, allow_pickle=False)
+        if not isinstance(saved, np.lib.npyio.NpzFile):
+            raise ValueError("not an archive of named windows")
+        with saved:
+            parts = {name: saved[name].astype(np.float32) for name in expected}
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelCorrupt(f"The voice profile's generic speech {spec.name} v{spec.version} cannot be read "
                            f"({exc}).") from exc
-    if windows.ndim != 2 or windows.shape[1] != WINDOW * DIM or not np.isfinite(windows).all():
-        raise ModelCorrupt(f"The voice verifier's generic speech {spec.name} v{spec.version} has the wrong shape "
-                           f"{windows.shape} (expected windows of {WINDOW} x {DIM}).")
-    return GenericSpeech(windows)
+    shapes = {name: part.shape for name, part in parts.items()}
+    if (any(part.ndim != 2 or part.shape[1] != expected[name] or not np.isfinite(part).all()
+            for name, part in parts.items()) or len({len(part) for part in parts.values()}) != 1):
+        raise ModelCorrupt(f"The voice profile's generic speech {spec.name} v{spec.version} has the wrong shapes "
+                           f"{shapes} (expected as many windows of {WINDOW} x {DIM} and {WINDOW} x {KWS_DIM}).")
+    return GenericSpeech(parts["speech_embedding"], parts["kws_embedding"])
 
 
 def decode_base64(value, field: str = "image") -> bytes:
@@ -197,8 +209,8 @@ class Capabilities:
         self.pool = ModelPool(store, num_threads, serve_unblessed)
         from .voice_profile import VoiceProfile
 
-        self.voice_profile = VoiceProfile(store.home, lambda: self.pool.get("speech_embedding", "speech_embedding"),
-                                          self._generic_speech)
+        self._front_end = None
+        self.voice_profile = VoiceProfile(store.home, self.voice_front_end, self._generic_speech)
         self.table: dict[str, Capability] = {
             "ping": Capability("ping", self.ping, blocking=False),
             "classify_image": Capability("classify_image", self.classify_image, blocking=True),
@@ -286,13 +298,23 @@ class Capabilities:
             return generic, model, None
         from .voice_stream import ProfileStream
 
-        embedder = self.pool.get("speech_embedding", "speech_embedding")
+        embedder = self.voice_front_end()
         if generic is not None:
             generic.enable(rest)
         detector = ProfileStream(embedder, matcher, rate, commands, generic, self._second_opinion(generic))
         if model is None:
             model = {"name": embedder.name, "version": embedder.version, "blessed": True, "sensitivity": "normal"}
         return detector, model, {"id": matcher.id, "commands": taught}
+
+    def voice_front_end(self):
+        """What voice profiles hear: speech_embedding and kws_embedding, loaded on first need."""
+        from .voice_front_end import VoiceFrontEnd
+
+        speech = self.pool.get("speech_embedding", "speech_embedding")
+        keyword = self.pool.get("kws_embedding", "keyword_embedding")
+        if self._front_end is None or (self._front_end.speech, self._front_end.keyword) != (speech, keyword):
+            self._front_end = VoiceFrontEnd(speech, keyword)
+        return self._front_end
 
     def _second_opinion(self, generic):
         """The generic keyword model's scores for taught commands: it only confirms a profile

@@ -28,7 +28,7 @@ CONTEXT_SAMPLES = 480  # n steps of 1280 samples plus this give exactly 8 n mel 
 MIN_SAMPLES = (MEL_WINDOW - 1) * MEL_HOP + MEL_FFT  # the shortest audio that gives one vector (0.78 s)
 
 
-class _Interpreter:
+class ResizingInterpreter:
     """One LiteRT interpreter whose input takes the shape of what it is given. Resizing
     reallocates its tensors, so each use keeps its own: a stream's always has the same shape."""
 
@@ -65,8 +65,8 @@ class SpeechEmbedder:
     def __init__(self, model_path: Path, mel_path: Path, name: str = "speech_embedding", version: str = "1"):
         self.name, self.version = name, version
         try:
-            self._clip = (_Interpreter(mel_path), _Interpreter(model_path))
-            self._step = (_Interpreter(mel_path), _Interpreter(model_path))
+            self._clip = (ResizingInterpreter(mel_path), ResizingInterpreter(model_path))
+            self._step = (ResizingInterpreter(mel_path), ResizingInterpreter(model_path))
         except (RuntimeError, ValueError) as exc:
             raise ModelCorrupt(f"The speech front end {name} v{version} cannot be loaded ({exc}).") from exc
         self._lock = threading.Lock()

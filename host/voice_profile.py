@@ -6,8 +6,9 @@ Layout under `$TABSENSE_HOME/voice/profile/`:
     takes/<command>/<take>.wav         16 kHz mono 16-bit, as said (nothing ever leaves the machine)
     features/<front end>-<version>-<room versions>/<sha256>.npz
                                        derived: the take's embeddings, clean and in a room / noise
-    features/<front end>-<version>-<verifier versions>/<sha256>.npz
-                                       derived: more random rooms, noises and speeds (the verifier's)
+    features/speech_embedding-<version>-<verifier versions>/<sha256>.npz
+                                       derived: more random rooms, noises and speeds (the verifier's,
+                                       which reads the speech_embedding part of the vectors alone)
 
 Every write goes to a temporary file first and is renamed into place, and the manifest is
 written last: a crash mid-enrollment leaves the previous profile as it was. Features are a
@@ -38,13 +39,14 @@ import numpy as np
 from .audio import AudioTooLong
 from .errors import InvalidRequest, TabSenseError
 from .files import atomic_write
-from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES, SpeechEmbedder
+from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES
+from .voice_front_end import VoiceFrontEnd
 from .speech_params import COMMANDS, PHRASES
 from .voice_matcher import THRESHOLD_CEILING, Calibration, TemplateBank, best_costs, calibrate, lowest_costs
 from .voice_takes import (MAX_TAKE_S, MESSAGES, QUERY_VERSIONS_ID, RATE, VERSIONS_ID, after_quiet, as_heard_live,
                           inspect_take, room_versions, speech_clip)
 from . import voice_verifier
-from .voice_verifier import DIM, WINDOW, GenericSpeech, Verifier, verifier_versions
+from .voice_verifier import GenericSpeech, Verifier, verifier_versions
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +119,7 @@ class Matcher:
 class VoiceProfile:
     """One user's profile in one data home. All methods are thread-safe."""
 
-    def __init__(self, home: Path, embedder: Callable[[], SpeechEmbedder],
+    def __init__(self, home: Path, embedder: Callable[[], VoiceFrontEnd],
                  generic_speech: Callable[[], GenericSpeech | None] = lambda: None):
         self.root = Path(home) / "voice" / "profile"
         self._embedder = embedder  # loaded on first need: hosts without a profile never pay for it
@@ -181,12 +183,13 @@ class VoiceProfile:
 
     # --- features -----------------------------------------------------------------------
 
-    def _features(self, take: dict, command: str, versions=room_versions, versions_id: str = VERSIONS_ID
-                  ) -> list[np.ndarray]:
+    def _features(self, take: dict, command: str, versions=room_versions, versions_id: str = VERSIONS_ID,
+                  speech_only: bool = False) -> list[np.ndarray]:
         """The take's embedding sequences in `versions` (by default the enrollment rooms: clean,
-        then room and noise versions), cached on disk and for this session."""
-        embedder = self._embedder()
-        folder = self._feature_folder(versions_id)
+        then room and noise versions), cached on disk and for this session. `speech_only`: the
+        speech_embedding part alone (all the verifier reads)."""
+        embedder = self._embedder().speech if speech_only else self._embedder()
+        folder = self._feature_folder(versions_id, speech_only)
         path = folder / f"{take['sha256']}.npz"
         if path in self._recent_features and path.exists():
             return self._recent_features[path]
@@ -210,14 +213,15 @@ class VoiceProfile:
         self._recent_features[path] = vectors
         return vectors
 
-    def _feature_folder(self, versions_id: str) -> Path:
-        embedder = self._embedder()
+    def _feature_folder(self, versions_id: str, speech_only: bool = False) -> Path:
+        embedder = self._embedder().speech if speech_only else self._embedder()
         return self.root / "features" / f"{embedder.name}-{embedder.version}-{versions_id}"
 
     def _drop_stale_features(self) -> None:
         """Feature folders of an older front end or set of versions are never read again (the
         current ones are rebuilt from the takes): delete them, as a new set is first written."""
-        current = {self._feature_folder(ids) for ids in (VERSIONS_ID, QUERY_VERSIONS_ID, voice_verifier.VERSIONS_ID)}
+        current = {self._feature_folder(VERSIONS_ID), self._feature_folder(QUERY_VERSIONS_ID),
+                   self._feature_folder(voice_verifier.VERSIONS_ID, speech_only=True)}
         for folder in (self.root / "features").glob("*"):
             if folder.is_dir() and folder not in current:
                 log.info("deleting voice features of an older version: %s", folder)
@@ -228,6 +232,12 @@ class VoiceProfile:
     def _judge(self, manifest: dict) -> dict[str, list[list[np.ndarray]]]:
         """Re-judge every take whose signal was fine against the others; the usable takes'
         features per command (for calibration)."""
+        embedder = self._embedder()
+        base = {"name": embedder.name, "version": embedder.version}
+        if manifest.get("base") not in (None, base):
+            # Made with another front end: the features below are made again from the takes.
+            log.info("voice profile of %s is rebuilt for %s", manifest["base"], base)
+            manifest["base"] = base
         features = {c: {t["take"]: self._features(t, c) for t in takes if t.get("signal") == "ok"}
                     for c, takes in manifest["commands"].items()}
         # Each take is judged as a live stream would hear it (with the room's quiet before it)
@@ -440,8 +450,9 @@ class VoiceProfile:
 
     @staticmethod
     def _takes_key(manifest: dict, command: str) -> str:
-        return hashlib.sha256(" ".join(sorted(t["sha256"] for t in manifest["commands"].get(command, [])
-                                              if t.get("verdict") == "ok")).encode()).hexdigest()[:16]
+        """Names what a check was made on: the command's takes and the front end that heard them."""
+        takes = sorted(t["sha256"] for t in manifest["commands"].get(command, []) if t.get("verdict") == "ok")
+        return hashlib.sha256(json.dumps([manifest.get("base"), takes]).encode()).hexdigest()[:16]
 
     def _current_check(self, manifest: dict, command: str) -> dict | None:
         """The command's saved check, if it was made on its present takes (a hand-edited one is ignored)."""
@@ -464,7 +475,7 @@ class VoiceProfile:
         checks = manifest["checks"]
         if generic is None:
             return set()
-        windows = generic.rows[:, :-1].reshape(len(generic.rows), WINDOW, DIM)
+        windows = generic.stretches
         enough = int(np.ceil(SPEECH_HELD * len(windows)))  # this many under a threshold hold a command back
         held = set()
         for command, takes in ready.items():
@@ -505,4 +516,4 @@ class VoiceProfile:
         return verifier
 
     def _verifier_features(self, take: dict, command: str) -> list[np.ndarray]:
-        return self._features(take, command, verifier_versions, voice_verifier.VERSIONS_ID)
+        return self._features(take, command, verifier_versions, voice_verifier.VERSIONS_ID, speech_only=True)

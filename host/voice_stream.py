@@ -17,7 +17,8 @@ import numpy as np
 
 from .audio import Resampler
 from .speech import DetectorSettings, StreamDetector
-from .speech_embedding import MIN_SAMPLES, SAMPLE_RATE, STEP_SAMPLES, EmbeddingStream, SpeechEmbedder
+from .speech_embedding import MIN_SAMPLES, SAMPLE_RATE, STEP_SAMPLES
+from .voice_front_end import FrontEndStream, VoiceFrontEnd
 from .voice_matcher import CONFIRM_POSTERIOR, REFRACTORY_S, PersonalDetector
 from .voice_noise import NoiseGauge
 from .voice_profile import Matcher
@@ -28,14 +29,14 @@ from .voice_verifier import ACCEPT, WINDOW, Verifier
 class ProfileStream:
     """Same interface as `StreamDetector` for the transports: `feed`, `time_s`, `enable`, `use`."""
 
-    embedder: SpeechEmbedder
+    embedder: VoiceFrontEnd
     matcher: Matcher
     source_rate: int
     commands: tuple[str, ...] | None = None  # enabled commands (None: all)
     generic: StreamDetector | None = None  # for enabled commands the profile does not know
     second_opinion: StreamDetector | None = None  # the generic model's scores, never its decisions
     _personal: PersonalDetector = field(init=False)
-    _embeddings: EmbeddingStream = field(init=False)
+    _embeddings: FrontEndStream = field(init=False)
     _resampler: Resampler | None = field(init=False)
     _noise: NoiseGauge = field(default_factory=NoiseGauge, init=False)
     _recent: list = field(default_factory=list, init=False)  # the last vectors, for the verifier
@@ -43,7 +44,7 @@ class ProfileStream:
 
     def __post_init__(self):
         self._resampler = Resampler(self.source_rate) if self.source_rate != SAMPLE_RATE else None
-        self._embeddings = EmbeddingStream(self.embedder)
+        self._embeddings = self.embedder.stream()
         self._personal = PersonalDetector(self.matcher.bank, self.matcher.calibration.thresholds)
         self.enable(self.commands)
 

@@ -3,7 +3,8 @@
 The template matcher (voice_matcher.py) is sure of a take said like the user's takes, and
 unsure of one said in another room or in noise: its cost lands just above the threshold,
 where near misses land too. For those matches the verifier decides. Per taught command it is
-a linear classifier on the last WINDOW embedding vectors (unit rows, flattened):
+a linear classifier on the speech_embedding part of the last WINDOW vectors (unit rows,
+flattened; voice_front_end.speech_part):
 
 - positives: the command's takes, as recorded, in the enrollment rooms (voice_takes.room_versions)
   and in COPIES more random rooms, noises and speeds (`verifier_versions`), ending where the
@@ -19,10 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .voice_front_end import fuse, speech_part
 from .voice_takes import at_snr, change_speed, reverb, seeded_rng
 
 WINDOW = 6  # vectors: 0.48 s of hops over a 1.24 s span, the length of a short command
-DIM = 96
+DIM = 96  # the speech_embedding part of each vector
 COPIES = 16  # random versions per take, on top of the 8 enrollment rooms
 VERSIONS_ID = "verify3"  # names the set below in the feature cache: change it when the set changes
 ACCEPT = 0.97  # probability that confirms a near match (0.9: as many takes, more near misses)
@@ -55,11 +57,11 @@ def verifier_versions(clip: np.ndarray, copies: int = COPIES) -> list[np.ndarray
 
 
 def windows(sequence: np.ndarray, ends=None) -> np.ndarray:
-    """[vectors, 96] -> [n, WINDOW * 96]: unit rows, flattened, ending at `ends` (default: every
+    """[vectors, d] -> [n, WINDOW * d]: unit rows, flattened, ending at `ends` (default: every
     vector). A sequence shorter than WINDOW is padded with its first vector."""
     seq = np.asarray(sequence, np.float32)
     if len(seq) == 0:
-        return np.zeros((0, WINDOW * DIM), np.float32)
+        return np.zeros((0, WINDOW * seq.shape[-1]), np.float32)
     seq = seq / np.maximum(np.linalg.norm(seq, axis=1, keepdims=True), 1e-6)
     if len(seq) < WINDOW:
         seq = np.concatenate([np.repeat(seq[:1], WINDOW - len(seq), axis=0), seq])
@@ -86,7 +88,8 @@ class Verifier:
         """P(the last vectors of `recent` end the user's `command`); 0 for an unknown command."""
         if command not in self._index or len(recent) == 0:
             return 0.0
-        x = windows(recent[-WINDOW:], [max(len(recent[-WINDOW:]), WINDOW) - 1])[0]
+        last = speech_part(recent[-WINDOW:])
+        x = windows(last, [max(len(last), WINDOW) - 1])[0]
         i = self._index[command]
         z = float(x @ self.weights[:, i] + self.bias[i])
         return float(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))))
@@ -97,14 +100,21 @@ def _with_bias(x: np.ndarray) -> np.ndarray:
 
 
 class GenericSpeech:
-    """The bundled generic-speech windows as training rows (with a bias column) and their Gram
-    matrix, both made once when the bank is loaded: every profile build reuses them."""
+    """The bundled generic speech (voice_negatives), made ready once when the bank is loaded:
+    every profile build reuses it.
 
-    def __init__(self, windows: np.ndarray):
-        self.rows = _with_bias(windows)
+    - `rows`, `gram`: the speech_embedding windows [n, WINDOW * 96] as the verifier's training
+      rows (with a bias column) and their Gram matrix;
+    - `stretches`: the same windows as profile vectors, both parts [n, WINDOW, 256]
+      (voice_front_end.fuse), for the check before a command is served."""
+
+    def __init__(self, speech_windows: np.ndarray, keyword_windows: np.ndarray):
+        self.rows = _with_bias(speech_windows)
         self.gram = self.rows.T @ self.rows
-        self.rows.setflags(write=False)
-        self.gram.setflags(write=False)
+        count = len(speech_windows)
+        self.stretches = fuse(speech_windows.reshape(count, WINDOW, DIM), keyword_windows.reshape(count, WINDOW, -1))
+        for array in (self.rows, self.gram, self.stretches):
+            array.setflags(write=False)
 
 
 def _design(sequences: dict[str, list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,6 +122,7 @@ def _design(sequences: dict[str, list[np.ndarray]]) -> tuple[np.ndarray, np.ndar
     rows, owner, is_end = [], [], []
     for i, command in enumerate(sequences):
         for seq in sequences[command]:
+            seq = speech_part(seq)
             ends, every = phrase_windows(seq), windows(seq)
             rows += [ends, every]
             owner += [i] * (len(ends) + len(every))

@@ -1,8 +1,8 @@
 """Personal voice profiles through the host's real message handlers, with real speech.
 
 Takes are synthesised with espeak-ng in voices the keyword model never trained on, at three
-speeds and pitches, exactly as a user would record three takes; the bundled speech_embedding
-front end runs in LiteRT. Each test uses its own data home: a profile in the shared one would
+speeds and pitches, exactly as a user would record three takes; the bundled front end
+(speech_embedding and kws_embedding) runs in LiteRT. Each test uses its own data home: a profile in the shared one would
 change what the generic-model tests hear.
 """
 
@@ -83,7 +83,7 @@ def test_takes_become_ready_and_are_stored_as_16k_wav(taught):
     assert profile["id"] and not profile["problems"]
     root = taught.voice_profile.root
     manifest = json.loads((root / "manifest.json").read_text())
-    assert manifest["base"] == {"name": "speech_embedding", "version": "1"}
+    assert manifest["base"] == {"name": "speech_embedding+kws_embedding", "version": "1+1"}
     for take in manifest["commands"]["next_tab"]:
         with wave.open(str(root / "takes" / "next_tab" / f"{take['take']}.wav")) as wav:
             assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
@@ -94,12 +94,10 @@ def test_a_ready_command_is_checked_on_everyday_speech_before_it_is_served(taugh
     speech (no pruning here), and its threshold stays under the closest one."""
     from host.voice_matcher import TemplateBank, best_costs_each
     from host.voice_profile import SPEECH_MARGIN
-    from host.voice_verifier import DIM, WINDOW
 
     summary = taught.voice_profile_request({"action": "get"})
     matcher = taught.voice_matcher()
-    rows = taught._generic_speech().rows
-    everyday = rows[:, :-1].reshape(len(rows), WINDOW, DIM)
+    everyday = taught._generic_speech().stretches
     for command in ("next_tab", "previous_tab"):
         check = summary["commands"][command]["check"]
         assert check["windows"] == len(everyday) >= 1000 and check["held"] is False
@@ -116,16 +114,21 @@ def test_a_phrase_that_matches_everyday_speech_often_is_held_back_with_the_reaso
     speeds and pitches, under 3% of the stretches), the command would fire in conversation: it is
     not served, and the answer, the summary and a later process say why."""
     from host.doctor import Report, check_voice_profile
+    from host.voice_front_end import EMBED_DIM
     from host.voice_profile import SPEECH_HELD, VoiceProfile
     from host.voice_verifier import GenericSpeech, windows
 
-    embedder = host.pool.get("speech_embedding", "speech_embedding")
-    bundled = host._generic_speech().rows[:, :-1]
+    front_end = host.voice_front_end()
+    with np.load(host.store.require(host.store.registry.get("voice_negatives", "voice_negatives"))["model"]) as saved:
+        bundled = {part: saved[part].astype(np.float32) for part in ("speech_embedding", "kws_embedding")}
     # 22 renderings: a template matches about one stretch of each, and 1 in 200 of ~4,100 is 21.
     styles = [(s, p) for s in (140, 150, 160, 170, 180) for p in (35, 45, 55, 65)] + [(155, 50), (175, 50)]
-    said = np.concatenate([windows(embedder.embed(say("reload", speed=s, pitch=p))) for s, p in styles])
-    assert SPEECH_HELD * len(bundled) < len(said) < 0.03 * len(bundled)
-    everyday = GenericSpeech(np.concatenate([bundled, said]))
+    said = [front_end.embed(say("reload", speed=s, pitch=p)) for s, p in styles]
+    said = {"speech_embedding": np.concatenate([windows(v[:, :EMBED_DIM]) for v in said]),
+            "kws_embedding": np.concatenate([windows(v[:, EMBED_DIM:]) for v in said])}
+    count = len(bundled["speech_embedding"])
+    assert SPEECH_HELD * count < len(said["speech_embedding"]) < 0.03 * count
+    everyday = GenericSpeech(*(np.concatenate([bundled[part], said[part]]) for part in bundled))
     host.voice_profile._generic_speech = lambda: everyday
     answers = enroll(host, "reload", "reload")
     assert [a["verdict"] for a in answers] == ["ok", "ok", "ok"]
@@ -138,7 +141,7 @@ def test_a_phrase_that_matches_everyday_speech_often_is_held_back_with_the_reaso
     assert summary["commands"]["next_tab"]["check"]["matched"] < SPEECH_HELD * len(everyday.rows)
     assert host.voice_matcher().commands == ["next_tab"]
     # The check is saved with the takes: another process reads the same verdict, and the doctor says it.
-    again = VoiceProfile(host.store.home, lambda: embedder, lambda: everyday)
+    again = VoiceProfile(host.store.home, lambda: front_end, lambda: everyday)
     assert again.summary()["ready_commands"] == ["next_tab"] and again.matcher().commands == ["next_tab"]
     check_voice_profile(Report(), host.store)
     doctor = capsys.readouterr().out
@@ -452,7 +455,7 @@ def in_a_room(audio: np.ndarray, seed: int = 3) -> np.ndarray:
 def verifier_probability(host: Capabilities, command: str, audio: np.ndarray) -> float:
     """The highest probability the profile's verifier gives `command` while `audio` streams by."""
     matcher = host.voice_matcher()
-    vectors = host.pool.get("speech_embedding", "speech_embedding").embed(audio)
+    vectors = host.voice_front_end().embed(audio)
     return max(matcher.verifier.probability(command, vectors[: end + 1]) for end in range(len(vectors)))
 
 
@@ -478,7 +481,7 @@ def test_the_verifier_confirms_a_near_match_and_the_matcher_alone_does_not(taugh
     from host.voice_stream import _confirm_with
 
     matcher = taught.voice_matcher()
-    embedder = taught.pool.get("speech_embedding", "speech_embedding")
+    embedder = taught.voice_front_end()
 
     def first_event(audio: np.ndarray, verifier, scale: float) -> tuple[dict | None, PersonalDetector]:
         detector = PersonalDetector(matcher.bank, {c: t * scale for c, t in matcher.calibration.thresholds.items()})
@@ -512,7 +515,7 @@ def test_features_of_an_older_version_are_deleted_when_the_new_ones_are_made(hos
     answer = host.enroll_take({"command": "next_tab", "audio": b64(say("next tab")), "sample_rate": 16000})
     assert answer["verdict"] == "ok"
     folders = sorted(p.name for p in (host.voice_profile.root / "features").iterdir())
-    assert not stale.exists() and f"speech_embedding-1-{VERSIONS_ID}" in folders, folders
+    assert not stale.exists() and f"speech_embedding+kws_embedding-1+1-{VERSIONS_ID}" in folders, folders
 
 
 def test_the_verifiers_versions_are_cached_per_take_and_reproducible(taught):
@@ -521,6 +524,7 @@ def test_the_verifiers_versions_are_cached_per_take_and_reproducible(taught):
 
     root = taught.voice_profile.root
     manifest = json.loads((root / "manifest.json").read_text())
+    # The verifier reads the speech_embedding part alone: its copies are embedded by that model only.
     cached = sorted((root / "features").glob(f"speech_embedding-1-{VERSIONS_ID}/*.npz"))
     assert {p.stem for p in cached} == {t["sha256"] for takes in manifest["commands"].values() for t in takes}
     clip = speech_clip(say("next tab"), (6400, 16000), 12_672)
@@ -544,14 +548,19 @@ def test_a_damaged_generic_speech_bank_is_refused_with_a_clear_error(tmp_path):
     from host.errors import ModelCorrupt
 
     spec = ModelStore(tmp_path).registry.get("voice_negatives", "voice_negatives")
-    for name, content in (("wrong_shape.npy", np.zeros((10, 95), np.float16)),
-                          ("nan.npy", np.full((3, 576), np.nan, np.float16))):
-        np.save(tmp_path / name, content)
+    speech, keyword = np.zeros((3, 576), np.float16), np.zeros((3, 960), np.float16)
+    for name, parts in (("wrong_shape", {"speech_embedding": np.zeros((10, 95), np.float16), "kws_embedding": keyword}),
+                        ("counts", {"speech_embedding": speech, "kws_embedding": keyword[:2]}),
+                        ("nan", {"speech_embedding": np.full((3, 576), np.nan, np.float16), "kws_embedding": keyword})):
+        np.savez(tmp_path / f"{name}.npz", **parts)
         with pytest.raises(ModelCorrupt, match="generic speech"):
+            _load_windows(tmp_path / f"{name}.npz", spec)
+    np.savez(tmp_path / "one_part.npz", speech_embedding=speech)  # a version 1 bank: speech_embedding alone
+    np.save(tmp_path / "v1.npy", speech)
+    (tmp_path / "garbage.npz").write_bytes(b"not numpy")
+    for name in ("one_part.npz", "v1.npy", "garbage.npz"):
+        with pytest.raises(ModelCorrupt, match="cannot be read"):
             _load_windows(tmp_path / name, spec)
-    (tmp_path / "garbage.npy").write_bytes(b"not numpy")
-    with pytest.raises(ModelCorrupt, match="cannot be read"):
-        _load_windows(tmp_path / "garbage.npy", spec)
 
 
 @pytest.mark.parametrize("chunk", [1600, 441, 4800])
@@ -571,6 +580,36 @@ def test_the_streamed_embeddings_are_the_whole_clips(host, chunk):
     np.testing.assert_allclose(streamed, whole, atol=1e-4)
     # A stream's interpreters keep one input shape (reallocating tensors cost a quarter of listening).
     assert [model._shape for model in embedder._step] == [(1, 1760), (1, 76, 32, 1)]
+
+
+@pytest.mark.parametrize("chunk", [1600, 441, 4800])
+def test_the_profiles_streamed_vectors_are_the_whole_clips(host, chunk):
+    """Both parts of the profile's vectors: streamed in any chunk size, they are the whole
+    clip's, and the keyword part is the keyword model's pooled layer over the 1.5 s that ends
+    with each speech_embedding window (silence before the stream's start)."""
+    from host.features import log_mel
+    from host.speech_embedding import MIN_SAMPLES, STEP_SAMPLES
+    from host.speech_params import WINDOW_SAMPLES
+    from host.voice_front_end import EMBED_DIM, KWS_EVERY, SPEECH_WEIGHT
+
+    front_end = host.voice_front_end()
+    audio = np.concatenate([say("next tab"), say("the weather is nice today")])
+    audio += (np.random.default_rng(1).standard_normal(len(audio)) * 1e-3).astype(np.float32)
+    stream_ = front_end.stream()
+    streamed = np.concatenate([stream_.feed(audio[i:i + chunk]) for i in range(0, len(audio), chunk)])
+    whole = front_end.embed(audio)
+    assert stream_.vectors == len(streamed) == len(whole) > 20
+    np.testing.assert_allclose(streamed, whole, atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(whole[:, :EMBED_DIM], axis=1), np.sqrt(SPEECH_WEIGHT), rtol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(whole, axis=1), 1.0, rtol=1e-4)
+    padded = np.concatenate([np.zeros(WINDOW_SAMPLES, np.float32), audio])
+    for k in (0, 7, len(whole) - 1):
+        made = k - k % KWS_EVERY  # the kws part is made every KWS_EVERY vectors, held in between
+        end = WINDOW_SAMPLES + STEP_SAMPLES * made + MIN_SAMPLES
+        pooled = front_end.keyword.embed_windows(log_mel(padded[end - WINDOW_SAMPLES: end])[None])[0]
+        expected = pooled / np.linalg.norm(pooled) * np.sqrt(1 - SPEECH_WEIGHT)
+        np.testing.assert_allclose(whole[k, EMBED_DIM:], expected, atol=1e-5)
+    assert front_end.keyword._step._shape == (1, 148, 40, 1)  # one window at a time: never reallocated
 
 
 def test_a_short_take_becomes_a_template_of_a_second_of_its_own_recording(taught):

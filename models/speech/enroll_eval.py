@@ -80,7 +80,8 @@ EVAL_CACHE = CACHE_DIR / "enroll-eval"
 # Imported once before the workers fork, so every voice is heard by the same host code even if the
 # files change during a run (a handler imports some of them lazily).
 HOST_MODULES = ("host.capabilities", "host.speech", "host.voice_stream", "host.voice_profile", "host.voice_matcher",
-                "host.voice_takes", "host.speech_embedding", "host.audio", "host.store", "host.errors")
+                "host.voice_takes", "host.voice_front_end", "host.voice_verifier", "host.speech_embedding", "host.audio",
+                "host.store", "host.errors")
 TARGETS = {"required_recall": 0.97, "all_six_recall": 0.95, "voice_min_recall": 0.90, "false_accepts": 0.02,
            "false_triggers_per_hour": 1.0, "enroll_p95_s": 1.0, "cpu_ms_per_s": 20.0, "command_p90_s": 0.3}
 

@@ -1,10 +1,13 @@
-"""Generic speech for the voice verifier: embedding windows of speech that is not the user's command.
+"""Generic speech for voice profiles: windows of the profile's vectors over speech that is not a command.
 
-A personal voice profile's verifier (host/voice_verifier.py) learns, per taught command, to
-tell the user's takes from everything else. "Everything else" is the user's other commands
-plus this bank: short windows of the speech_embedding front end over ordinary speech in many
-voices, languages, rooms and noises. It is built once here and bundled
-(`models/bundled/voice_negatives/<version>/`, sha256 in its entry), never on the user's machine.
+A personal voice profile uses this bank twice. Its verifier (host/voice_verifier.py) learns,
+per taught command, to tell the user's takes from everything else: the user's other commands
+plus the bank's speech_embedding windows. And before a command is served, its templates are
+matched against the bank's stretches (both parts of the vectors, host/voice_front_end.py):
+a phrase that matches everyday speech too often is held back. The bank holds short windows
+of ordinary speech in many voices, languages, rooms and noises. It is built once here and
+bundled (`models/bundled/voice_negatives/<version>/`, sha256 in its entry), never on the
+user's machine.
 
 What goes in, all from the keyword model's TRAINING side, so the enrollment evaluation's voices,
 texts and background sounds stay unseen:
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from host.speech_embedding import SpeechEmbedder
+from host.voice_front_end import KWS_DIM, KeywordEmbedder, VoiceFrontEnd, speech_part
 from host.voice_takes import at_snr, reverb
 from host.voice_verifier import DIM, WINDOW, windows
 
@@ -46,10 +50,13 @@ from .texts import CARRIER_NEGATIVES, NEAR_MISSES, OTHER_TEXTS
 log = logging.getLogger("generic_negatives")
 
 SEED = 20261204
-NAME, VERSION = "voice_negatives", "1"
-BUNDLE_DIR = Path(__file__).resolve().parents[1] / "bundled" / NAME / VERSION
-FRONT_END = Path(__file__).resolve().parents[1] / "bundled" / "speech_embedding" / "1"
+NAME, VERSION = "voice_negatives", "2"
+BUNDLED = Path(__file__).resolve().parents[1] / "bundled"
+BUNDLE_DIR = BUNDLED / NAME / VERSION
+SPEECH_EMBEDDING = BUNDLED / "speech_embedding" / "1"
+KWS_EMBEDDING = BUNDLED / "kws_embedding" / "1"
 WINDOWS_KEPT = 4000  # sampled from ~60k; enough for the verifier, small to ship (float16)
+FILE = "generic_speech.npz"  # speech_embedding [n, WINDOW * 96] and kws_embedding [n, WINDOW * 160], unit rows
 CLIPS_PER_VARIANT = {"en": 12, "de": 3, "fr": 3, "es": 3}
 ACCENTS = {"en": ["en-us", "en-gb", "en", "en-029", "en-gb-scotland", "en-us-nyc", "en-gb-x-rp"],
            "de": ["de"], "fr": ["fr-fr"], "es": ["es"]}
@@ -155,30 +162,38 @@ def main() -> None:
               if not p.name.startswith(("audio-channel", "message", "phone", "dialog"))]
     log.info("%d speech clips, %d sounds", len(clips), len(sounds))
 
-    embedder = SpeechEmbedder(FRONT_END / "embedding_model.tflite", FRONT_END / "melspectrogram.tflite")
-    found = []
+    front_end = VoiceFrontEnd(
+        SpeechEmbedder(SPEECH_EMBEDDING / "embedding_model.tflite", SPEECH_EMBEDDING / "melspectrogram.tflite"),
+        KeywordEmbedder(KWS_EMBEDDING / "kws_embedding.tflite"))
+    speech_found, keyword_found = [], []
     for i, clip in enumerate(clips):
         pad = np.zeros(4800, np.float32)
         clip = np.concatenate([pad, clip, pad]) + (nrng.standard_normal(len(clip) + 9600) * 3e-4).astype(np.float32)
         for version in [clip] + [condition(clip, clips, sounds, nrng) for _ in range(CONDITIONS_PER_CLIP)]:
-            found.append(windows(embedder.embed(version)))
+            vectors = front_end.embed(version)
+            speech_found.append(windows(speech_part(vectors)))
+            keyword_found.append(windows(vectors[:, DIM:]))
         if i % 200 == 0:
             log.info("embedded %d/%d clips", i, len(clips))
-    every = np.concatenate(found)
-    kept = every[np.sort(nrng.choice(len(every), min(WINDOWS_KEPT, len(every)), replace=False))].astype(np.float16)
+    every = np.concatenate(speech_found)
+    chosen = np.sort(nrng.choice(len(every), min(WINDOWS_KEPT, len(every)), replace=False))
+    kept = {"speech_embedding": every[chosen].astype(np.float16),
+            "kws_embedding": np.concatenate(keyword_found)[chosen].astype(np.float16)}
 
     args.out.mkdir(parents=True, exist_ok=True)
-    np.save(args.out / "generic_speech.npy", kept)
-    data = (args.out / "generic_speech.npy").read_bytes()
+    np.savez(args.out / FILE, **kept)
+    data = (args.out / FILE).read_bytes()
+    count = len(kept["speech_embedding"])
     entry = {
         "name": NAME, "version": VERSION, "task": "voice_negatives",
-        "description": ("Generic speech for the voice profile's verifier: speech_embedding v1 windows "
-                        f"({WINDOW} vectors, unit rows) of ordinary speech in many voices, languages, rooms and noises."),
+        "description": ("Generic speech for voice profiles: windows of speech_embedding v1 and kws_embedding v1 "
+                        f"vectors ({WINDOW} vectors, unit rows) of ordinary speech in many voices, languages, rooms "
+                        "and noises; the verifier's negatives and the check before a command is served."),
         "license": "Apache-2.0", "quantization": "float16", "blessed": True,
-        "files": {"model": {"path": "generic_speech.npy", "sha256": hashlib.sha256(data).hexdigest(),
-                            "bytes": len(data)}},
-        "input": {"front_end": "speech_embedding/1", "window": WINDOW, "dim": DIM},
-        "output": {"kind": "windows", "count": int(len(kept))},
+        "files": {"model": {"path": FILE, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}},
+        "input": {"front_end": f"{front_end.name}/{front_end.version}", "window": WINDOW,
+                  "dims": {"speech_embedding": DIM, "kws_embedding": KWS_DIM}},
+        "output": {"kind": "windows", "count": count},
         "params": {"clips": len(clips), "windows_total": int(len(every)), "seed": SEED},
     }
     (args.out / "entry.json").write_text(json.dumps(entry, indent=2) + "\n", "utf-8")
@@ -187,8 +202,8 @@ def main() -> None:
         f"(seed {SEED}) from {len(clips)} clips: espeak-ng training-split variants and flite kal/slt saying "
         "ordinary phrases in English, German, French and Spanish, and recorded speech (Fish Fillets, LibriVox, "
         "training split), each clean and in 2 random rooms / noises. None of the enrollment evaluation's "
-        f"voices, texts or background sounds. {len(kept)} of {len(every)} windows kept, float16.\n", "utf-8")
-    print(f"{len(kept)} windows of {len(every)} from {len(clips)} clips -> {args.out} "
+        f"voices, texts or background sounds. {count} of {len(every)} windows kept, float16.\n", "utf-8")
+    print(f"{count} windows of {len(every)} from {len(clips)} clips -> {args.out} "
           f"({len(data) / 1e6:.1f} MB, sha256 {entry['files']['model']['sha256'][:12]})")
 
 

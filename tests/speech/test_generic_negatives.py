@@ -1,10 +1,11 @@
-"""The voice verifier's bundled generic speech: built from training voices and texts only, and
+"""The voice profile's bundled generic speech: built from training voices and texts only, and
 shipped as the checksummed windows the host expects."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -26,14 +27,23 @@ def test_nothing_the_enrollment_evaluation_says_or_who_says_it_is_in_the_bank():
     assert {job[1] for job in generic_negatives.plan(__import__("random").Random(0)) if job[0] == "flite"} <= {"kal", "slt"}
 
 
-def test_the_bundled_bank_matches_its_entry_and_the_verifier():
+def test_the_bundled_bank_matches_its_entry_and_the_host():
+    from host.capabilities import _load_windows
+    from host.voice_front_end import KWS_DIM
+
     folder = generic_negatives.BUNDLE_DIR
     entry = json.loads((folder / "entry.json").read_text())
     file = entry["files"]["model"]
     data = (folder / file["path"]).read_bytes()
     assert hashlib.sha256(data).hexdigest() == file["sha256"] and len(data) == file["bytes"]
-    windows = np.load(folder / file["path"])
-    assert windows.dtype == np.float16 and windows.shape == (entry["output"]["count"], WINDOW * DIM)
-    assert entry["input"] == {"front_end": "speech_embedding/1", "window": WINDOW, "dim": DIM}
-    norms = np.linalg.norm(windows.astype(np.float32).reshape(len(windows), WINDOW, DIM), axis=2)
-    assert np.allclose(norms, 1.0, atol=2e-3)  # unit rows, as `voice_verifier.windows` makes them
+    assert entry["input"] == {"front_end": "speech_embedding+kws_embedding/1+1", "window": WINDOW,
+                              "dims": {"speech_embedding": DIM, "kws_embedding": KWS_DIM}}
+    with np.load(folder / file["path"]) as saved:
+        for part, dim in entry["input"]["dims"].items():
+            windows = saved[part]
+            assert windows.dtype == np.float16 and windows.shape == (entry["output"]["count"], WINDOW * dim)
+            norms = np.linalg.norm(windows.astype(np.float32).reshape(len(windows), WINDOW, dim), axis=2)
+            assert np.allclose(norms, 1.0, atol=2e-3)  # unit rows, as `voice_verifier.windows` makes them
+    bank = _load_windows(folder / file["path"], SimpleNamespace(name=entry["name"], version=entry["version"]))
+    assert bank.stretches.shape == (entry["output"]["count"], WINDOW, DIM + KWS_DIM)
+    assert np.allclose(np.linalg.norm(bank.stretches, axis=2), 1.0, atol=2e-3)

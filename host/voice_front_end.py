@@ -35,9 +35,6 @@ DIM = EMBED_DIM + KWS_DIM
 # [8 k, 8 k + 148) of the stream with LEAD samples of silence before it.
 LEAD = WINDOW_SAMPLES - MIN_SAMPLES
 FRAMES_PER_VECTOR = STEP_SAMPLES // HOP
-# The kws part is made for every KWS_EVERY-th vector and held for the ones between: its 1.5 s
-# window moves by 5% in 80 ms, and the keyword model is a quarter of listening's CPU.
-KWS_EVERY = 2
 assert STEP_SAMPLES % HOP == 0
 
 
@@ -58,6 +55,7 @@ class KeywordEmbedder:
                                f"not [n, {WINDOW_FRAMES}, {MEL_BINS}] to [n, {KWS_DIM}].")
         self._rank, self._dtype = len(shape), details["dtype"]
         self._in_quant = details.get("quantization") or (0.0, 0)
+        self._in_range = np.iinfo(self._dtype) if np.issubdtype(self._dtype, np.integer) else None
         self._out_quant = output.get("quantization") or (0.0, 0)
         self._lock = threading.Lock()
 
@@ -65,9 +63,8 @@ class KeywordEmbedder:
         """[n, 148, 40] log-mel windows -> [n, 160] float32."""
         x = np.asarray(windows, np.float32).reshape((len(windows), WINDOW_FRAMES, MEL_BINS) + (1,) * (self._rank - 3))
         scale, zero = self._in_quant
-        if scale and np.issubdtype(self._dtype, np.integer):
-            info = np.iinfo(self._dtype)
-            x = np.clip(np.rint(x / scale + zero), info.min, info.max)
+        if scale and self._in_range is not None:
+            x = np.clip(np.rint(x / scale + zero), self._in_range.min, self._in_range.max)
         x = np.ascontiguousarray(x, dtype=self._dtype)
         with self._lock:
             if stream:  # one window at a time: the stream's tensors keep one shape, never reallocated
@@ -111,10 +108,8 @@ class VoiceFrontEnd:
         if not len(speech):
             return np.zeros((0, DIM), np.float32)
         mel = log_mel(np.concatenate([np.zeros(LEAD, np.float32), audio]))
-        made = np.arange(0, len(speech), KWS_EVERY)  # the vectors whose kws part is made, not held
-        keyword = self.keyword.embed_windows(np.stack([mel[k * FRAMES_PER_VECTOR: k * FRAMES_PER_VECTOR + WINDOW_FRAMES]
-                                                       for k in made]))
-        return fuse(speech, np.repeat(keyword, KWS_EVERY, axis=0)[: len(speech)])
+        windows = np.lib.stride_tricks.sliding_window_view(mel, (WINDOW_FRAMES, MEL_BINS))[::FRAMES_PER_VECTOR, 0]
+        return fuse(speech, self.keyword.embed_windows(windows[: len(speech)]))
 
     def stream(self) -> "FrontEndStream":
         return FrontEndStream(self)
@@ -129,7 +124,6 @@ class FrontEndStream:
         self._speech = EmbeddingStream(front_end.speech)
         self._audio = np.zeros(LEAD, np.float32)  # from the next frame's start on (silence before the stream)
         self._mel = np.zeros((0, MEL_BINS), np.float32)  # from the next vector's first frame on
-        self._held = None  # the last kws part made
 
     @property
     def vectors(self) -> int:
@@ -146,12 +140,6 @@ class FrontEndStream:
         if not len(speech):
             return np.zeros((0, DIM), np.float32)
         # Every speech vector's kws window is complete: it ends before the speech window does.
-        keyword = np.empty((len(speech), KWS_DIM), np.float32)
-        first = self._speech.vectors - len(speech)
-        for i in range(len(speech)):
-            if (first + i) % KWS_EVERY == 0 or self._held is None:
-                window = self._mel[i * FRAMES_PER_VECTOR: i * FRAMES_PER_VECTOR + WINDOW_FRAMES]
-                self._held = self.front_end.keyword.embed_windows(window[None], stream=True)[0]
-            keyword[i] = self._held
+        windows = [self._mel[i * FRAMES_PER_VECTOR: i * FRAMES_PER_VECTOR + WINDOW_FRAMES] for i in range(len(speech))]
         self._mel = self._mel[len(speech) * FRAMES_PER_VECTOR:]
-        return fuse(speech, keyword)
+        return fuse(speech, self.front_end.keyword.embed_windows(np.stack(windows), stream=True))

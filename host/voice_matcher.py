@@ -67,6 +67,9 @@ class TemplateBank:
         return len(self.lengths)
 
 
+NO_PATH = np.array([np.inf, 1.0, 0.0, 0.0], np.float32)  # cost, length, second half's cost and length
+
+
 class SubsequenceDTW:
     """Streaming subsequence DTW of every template of a bank; `step` takes one stream vector.
 
@@ -85,41 +88,43 @@ class SubsequenceDTW:
         self.bank = bank
         shape = (*batch, *bank.vectors.shape[:2])
         # Per path ending at each (template, row): its cost and length, and the same on the second half.
-        no_path = np.array([np.inf, 1.0, 0.0, 0.0], np.float32).reshape(4, *[1] * len(shape))
-        self._state = np.broadcast_to(no_path, (4, *shape)).copy()
-        # A row's predecessors in the previous column: the row below, the same row, two rows below.
-        self._options = np.empty((3, 4, *shape), np.float32)
-        self._options[0, ..., :1] = no_path  # the first rows have no row below: never overwritten
-        self._options[2, ..., :2] = no_path
+        self._state = np.broadcast_to(NO_PATH.reshape(4, *[1] * len(shape)), (4, *shape)).copy()
+        # The predecessors one and two rows below, shifted into place; the first rows have none.
+        self._below = self._state.copy()
+        self._two_below = self._state.copy()
         self._rows = np.arange(len(bank.lengths))
         self._last = bank.lengths - 1
+        self._late = bank.late.astype(np.float32)
 
     def step(self, vector: np.ndarray) -> np.ndarray:
         """One unit-length stream vector -> each template's score for a path ending here."""
-        bank, options, late = self.bank, self._options, self.bank.late
+        bank, late, state, below, two_below = self.bank, self._late, self._state, self._below, self._two_below
         local = 1.0 - np.matmul(vector, bank.columns).reshape(*np.shape(vector)[:-1], *bank.pad.shape)
         np.copyto(local, np.inf, where=bank.pad)
-        options[0, ..., 1:] = self._state[..., :-1]
-        options[1] = self._state
-        options[2, ..., 2:] = self._state[..., :-2]
-        late_local = np.where(late, local, 0.0)
+        late_local = np.where(self.bank.late, local, 0.0)
+        below[..., 1:] = state[..., :-1]
         # Two rows on: the row between is passed at this same stream vector, and counts.
-        options[2, 0, ..., 2:] += local[..., 1:-1]
-        options[2, 1, ..., 2:] += 1.0
-        options[2, 2, ..., 2:] += late_local[..., 1:-1]
-        options[2, 3, ..., 2:] += late[:, 1:-1]
-        with np.errstate(invalid="ignore"):
-            pick = np.argmin(options[:, 0] / options[:, 1], axis=0)  # the lowest mean cost
-        state = np.take_along_axis(options, pick[None, None], axis=0)[0]
-        state[0] += local
-        state[1] += 1.0
-        state[2] += late_local
-        state[3] += late
+        two_below[..., 2:] = state[..., :-2]
+        two_below[0, ..., 2:] += local[..., 1:-1]
+        two_below[1, ..., 2:] += 1.0
+        two_below[2, ..., 2:] += late_local[..., 1:-1]
+        two_below[3, ..., 2:] += late[:, 1:-1]
+        # The lowest mean cost; on a tie the row below, then the same row (as argmin's order).
+        stay = state[0] / state[1]
+        from_below = below[0] / below[1]
+        from_two = two_below[0] / two_below[1]
+        take_below = (from_below <= stay) & (from_below <= from_two)
+        take_two = ~take_below & (from_two < stay)
+        new = np.where(take_below, below, np.where(take_two, two_below, state))
+        new[0] += local
+        new[1] += 1.0
+        new[2] += late_local
+        new[3] += late
         # A template may start anywhere in the stream: its first row always starts afresh.
-        state[0, ..., 0], state[1, ..., 0] = local[..., 0], 1.0
-        state[2, ..., 0], state[3, ..., 0] = late_local[..., 0], late[:, 0]
-        self._state = state
-        total, length, late_cost, late_steps = state[..., self._rows, self._last]
+        new[0, ..., 0], new[1, ..., 0] = local[..., 0], 1.0
+        new[2, ..., 0], new[3, ..., 0] = late_local[..., 0], late[:, 0]
+        self._state = new
+        total, length, late_cost, late_steps = new[..., self._rows, self._last]
         with np.errstate(invalid="ignore", divide="ignore"):
             second = late_cost / late_steps
             first = np.where(length > late_steps, (total - late_cost) / (length - late_steps), second)

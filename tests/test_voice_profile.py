@@ -590,7 +590,7 @@ def test_the_profiles_streamed_vectors_are_the_whole_clips(host, chunk):
     from host.features import log_mel
     from host.speech_embedding import MIN_SAMPLES, STEP_SAMPLES
     from host.speech_params import WINDOW_SAMPLES
-    from host.voice_front_end import EMBED_DIM, KWS_EVERY, SPEECH_WEIGHT
+    from host.voice_front_end import EMBED_DIM, SPEECH_WEIGHT
 
     front_end = host.voice_front_end()
     audio = np.concatenate([say("next tab"), say("the weather is nice today")])
@@ -604,8 +604,7 @@ def test_the_profiles_streamed_vectors_are_the_whole_clips(host, chunk):
     np.testing.assert_allclose(np.linalg.norm(whole, axis=1), 1.0, rtol=1e-4)
     padded = np.concatenate([np.zeros(WINDOW_SAMPLES, np.float32), audio])
     for k in (0, 7, len(whole) - 1):
-        made = k - k % KWS_EVERY  # the kws part is made every KWS_EVERY vectors, held in between
-        end = WINDOW_SAMPLES + STEP_SAMPLES * made + MIN_SAMPLES
+        end = WINDOW_SAMPLES + STEP_SAMPLES * k + MIN_SAMPLES
         pooled = front_end.keyword.embed_windows(log_mel(padded[end - WINDOW_SAMPLES: end])[None])[0]
         expected = pooled / np.linalg.norm(pooled) * np.sqrt(1 - SPEECH_WEIGHT)
         np.testing.assert_allclose(whole[k, EMBED_DIM:], expected, atol=1e-5)

@@ -1,7 +1,7 @@
 """Personal keyword matching: the user's takes as templates, found in a live stream by DTW.
 
-Each take of a command becomes a template: its sequence of speech embeddings (one 96-d
-vector per 80 ms, unit length). A stream is matched against every template at once by
+Each take of a command becomes a template: its sequence of the profile's vectors (one per
+80 ms, unit length; voice_front_end.py). A stream is matched against every template at once by
 subsequence dynamic time warping: for each template, the cheapest warp of the whole template
 onto a stretch of the stream that ends now, its cost the mean cosine distance along the path
 (so long and short templates compare). One column of the DTW table per new stream vector,
@@ -22,6 +22,8 @@ import numpy as np
 # path), chosen on development voices (docs/speech/enrollment.md): the same speaker and phrase
 # scores 0.02-0.05 clean and up to ~0.08 in a reverberant, noisy room; phrases that share one
 # word with a command ("next time") from ~0.07; other commands of the same speaker from ~0.09.
+# Measured on speech_embedding alone and kept when the vectors gained their keyword part: at
+# these bounds the two-part vectors hear more takes and fire on fewer near misses in a noisy room.
 THRESHOLD_FLOOR = 0.05
 THRESHOLD_CEILING = 0.07
 POSITIVE_MARGIN = 1.15  # threshold = this x the worst leave-one-out distance of the user's own takes
@@ -60,7 +62,7 @@ class TemplateBank:
             self.vectors[k, : len(template)] = template
         self.pad = np.arange(longest)[None, :] >= self.lengths[:, None]  # rows past a template's end
         self.late = np.arange(longest)[None, :] >= (self.lengths[:, None] // 2)  # the second half's rows
-        self.columns = np.ascontiguousarray(self.vectors.reshape(-1, self.vectors.shape[-1]).T)  # [96, templates x rows]
+        self.columns = np.ascontiguousarray(self.vectors.reshape(-1, self.vectors.shape[-1]).T)  # [dim, templates x rows]
         self.index = {c: np.flatnonzero(self.owner == c) for c in self.commands}
 
     def __len__(self) -> int:
@@ -84,7 +86,7 @@ class SubsequenceDTW:
     """
 
     def __init__(self, bank: TemplateBank, batch: tuple[int, ...] = ()):
-        """`batch`: that many independent streams at once (each `step` then takes [*batch, 96])."""
+        """`batch`: that many independent streams at once (each `step` then takes [*batch, dim])."""
         self.bank = bank
         shape = (*batch, *bank.vectors.shape[:2])
         # Per path ending at each (template, row): its cost and length, and the same on the second half.
@@ -141,7 +143,7 @@ def best_costs(bank: TemplateBank, sequence: np.ndarray) -> np.ndarray:
 
 
 def best_costs_each(bank: TemplateBank, sequences: np.ndarray, chunk: int = 500) -> np.ndarray:
-    """[N, vectors, 96] sequences of one length -> [N, templates]: each one's lowest cost per
+    """[N, vectors, dim] sequences of one length -> [N, templates]: each one's lowest cost per
     template, `chunk` sequences at a time as parallel streams."""
     return _best_costs_of_unit(bank, _unit_sequences(sequences), chunk)
 
@@ -173,7 +175,7 @@ def _unit_sequences(sequences: np.ndarray) -> np.ndarray:
 
 
 def lowest_costs(bank: TemplateBank, sequences: np.ndarray, limit: float, chunk: int = 200) -> tuple[np.ndarray, float]:
-    """Over [N, vectors, 96] sequences of one length: the sorted lowest costs of those that some
+    """Over [N, vectors, dim] sequences of one length: the sorted lowest costs of those that some
     template matches under `limit`, and the lowest cost of all. The DTW runs only where it can
     matter: on the sequences whose lower bound is under `limit`, then, while none is, in the
     order of their bound until it passes the best cost found."""

@@ -38,8 +38,9 @@ class ResizingInterpreter:
         with native_stderr_to_log():
             self._interpreter = Interpreter(model_path=str(path), num_threads=1)
         # Tensor indices stay the same when the input is resized: looked up once, not per 80 ms step.
-        self._input = self._interpreter.get_input_details()[0]["index"]
-        self._output = self._interpreter.get_output_details()[0]["index"]
+        self.input_details = self._interpreter.get_input_details()[0]
+        self.output_details = self._interpreter.get_output_details()[0]
+        self._input, self._output = self.input_details["index"], self.output_details["index"]
         self._shape: tuple | None = None
 
     def run(self, x: np.ndarray) -> np.ndarray:

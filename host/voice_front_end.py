@@ -45,8 +45,7 @@ class KeywordEmbedder:
         self.name, self.version = name, version
         try:
             self._clip, self._step = ResizingInterpreter(model_path), ResizingInterpreter(model_path)
-            details = self._clip._interpreter.get_input_details()[0]
-            output = self._clip._interpreter.get_output_details()[0]
+            details, output = self._clip.input_details, self._clip.output_details
         except (RuntimeError, ValueError) as exc:
             raise ModelCorrupt(f"The keyword embedding {name} v{version} cannot be loaded ({exc}).") from exc
         shape = [int(d) for d in details["shape"]]

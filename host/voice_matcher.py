@@ -103,7 +103,7 @@ class SubsequenceDTW:
         bank, late, state, below, two_below = self.bank, self._late, self._state, self._below, self._two_below
         local = 1.0 - np.matmul(vector, bank.columns).reshape(*np.shape(vector)[:-1], *bank.pad.shape)
         np.copyto(local, np.inf, where=bank.pad)
-        late_local = np.where(self.bank.late, local, 0.0)
+        late_local = np.where(bank.late, local, 0.0)  # the cost on the second half's rows
         below[..., 1:] = state[..., :-1]
         # Two rows on: the row between is passed at this same stream vector, and counts.
         two_below[..., 2:] = state[..., :-2]

@@ -506,6 +506,37 @@ def test_the_verifier_confirms_a_near_match_and_the_matcher_alone_does_not(taugh
     assert first_event(say("next stop"), matcher.verifier, scale)[0] is None
 
 
+def test_a_profile_made_on_speech_embedding_alone_is_rebuilt_from_its_takes(tmp_path):
+    """A profile saved by a host whose vectors were speech_embedding alone (its manifest's base,
+    feature folder and check) is heard with today's vectors on first use: features and check made
+    again from the saved takes, the manifest names the new base, and the command still works."""
+    import hashlib
+
+    from host.voice_takes import VERSIONS_ID
+
+    first = Capabilities(ModelStore(tmp_path), num_threads=1)
+    enroll(first, "next_tab", "next tab")
+    root = first.voice_profile.root
+    manifest = json.loads((root / "manifest.json").read_text())
+    takes = sorted(t["sha256"] for t in manifest["commands"]["next_tab"])
+    manifest["base"] = {"name": "speech_embedding", "version": "1"}  # as the older host left it
+    manifest["checks"]["next_tab"].update(takes=hashlib.sha256(" ".join(takes).encode()).hexdigest()[:16], cost=0.2)
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    for folder in (root / "features").glob("speech_embedding+kws_embedding-1+1-*"):  # the verifier's are the same
+        folder.rename(folder.with_name(folder.name.replace("speech_embedding+kws_embedding-1+1", "speech_embedding-1")))
+
+    upgraded = Capabilities(ModelStore(tmp_path), num_threads=1)
+    matcher = upgraded.voice_matcher()
+    assert matcher is not None and matcher.commands == ["next_tab"]
+    saved = json.loads((root / "manifest.json").read_text())
+    assert saved["base"] == {"name": "speech_embedding+kws_embedding", "version": "1+1"}
+    assert saved["checks"]["next_tab"]["cost"] != 0.2  # made again on today's vectors
+    assert upgraded.voice_profile_request({"action": "get"})["commands"]["next_tab"]["check"]["held"] is False
+    assert {p.name for p in (root / "features").iterdir()} >= {f"speech_embedding+kws_embedding-1+1-{VERSIONS_ID}"}
+    assert not any(p.name.startswith("speech_embedding-1-rooms") for p in (root / "features").iterdir())
+    assert [e["command"] for e in stream(upgraded, say("next tab", speed=165))] == ["next_tab"]
+
+
 def test_features_of_an_older_version_are_deleted_when_the_new_ones_are_made(host):
     from host.voice_takes import VERSIONS_ID
 

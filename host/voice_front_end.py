@@ -90,6 +90,10 @@ def speech_part(vectors: np.ndarray) -> np.ndarray:
     return np.asarray(vectors, np.float32)[..., :EMBED_DIM]
 
 
+def keyword_part(vectors: np.ndarray) -> np.ndarray:
+    return np.asarray(vectors, np.float32)[..., EMBED_DIM:]
+
+
 class VoiceFrontEnd:
     """Both models: `embed` does a whole clip, `stream()` a live stream (the same vectors)."""
 

@@ -40,8 +40,8 @@ from .audio import AudioTooLong
 from .errors import InvalidRequest, TabSenseError
 from .files import atomic_write
 from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES
-from .voice_front_end import VoiceFrontEnd
 from .speech_params import COMMANDS, PHRASES
+from .voice_front_end import VoiceFrontEnd
 from .voice_matcher import THRESHOLD_CEILING, Calibration, TemplateBank, best_costs, calibrate, lowest_costs
 from .voice_takes import (MAX_TAKE_S, MESSAGES, QUERY_VERSIONS_ID, RATE, VERSIONS_ID, after_quiet, as_heard_live,
                           inspect_take, room_versions, speech_clip)
@@ -188,7 +188,7 @@ class VoiceProfile:
         """The take's embedding sequences in `versions` (by default the enrollment rooms: clean,
         then room and noise versions), cached on disk and for this session. `speech_only`: the
         speech_embedding part alone (all the verifier reads)."""
-        embedder = self._embedder().speech if speech_only else self._embedder()
+        embedder = self._model(speech_only)
         folder = self._feature_folder(versions_id, speech_only)
         path = folder / f"{take['sha256']}.npz"
         if path in self._recent_features and path.exists():
@@ -213,8 +213,12 @@ class VoiceProfile:
         self._recent_features[path] = vectors
         return vectors
 
+    def _model(self, speech_only: bool):
+        """What makes the features: the front end, or its speech_embedding alone."""
+        return self._embedder().speech if speech_only else self._embedder()
+
     def _feature_folder(self, versions_id: str, speech_only: bool = False) -> Path:
-        embedder = self._embedder().speech if speech_only else self._embedder()
+        embedder = self._model(speech_only)
         return self.root / "features" / f"{embedder.name}-{embedder.version}-{versions_id}"
 
     def _drop_stale_features(self) -> None:

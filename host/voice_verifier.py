@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .speech_embedding import EMBED_DIM
 from .voice_front_end import fuse, speech_part
 from .voice_takes import at_snr, change_speed, reverb, seeded_rng
 
 WINDOW = 6  # vectors: 0.48 s of hops over a 1.24 s span, the length of a short command
-DIM = 96  # the speech_embedding part of each vector
+DIM = EMBED_DIM  # the speech_embedding part of each vector
 COPIES = 16  # random versions per take, on top of the 8 enrollment rooms
 VERSIONS_ID = "verify3"  # names the set below in the feature cache: change it when the set changes
 ACCEPT = 0.97  # probability that confirms a near match (0.9: as many takes, more near misses)

@@ -114,7 +114,7 @@ def test_a_phrase_that_matches_everyday_speech_often_is_held_back_with_the_reaso
     speeds and pitches, under 3% of the stretches), the command would fire in conversation: it is
     not served, and the answer, the summary and a later process say why."""
     from host.doctor import Report, check_voice_profile
-    from host.voice_front_end import EMBED_DIM
+    from host.voice_front_end import keyword_part, speech_part
     from host.voice_profile import SPEECH_HELD, VoiceProfile
     from host.voice_verifier import GenericSpeech, windows
 
@@ -124,8 +124,8 @@ def test_a_phrase_that_matches_everyday_speech_often_is_held_back_with_the_reaso
     # 22 renderings: a template matches about one stretch of each, and 1 in 200 of ~4,100 is 21.
     styles = [(s, p) for s in (140, 150, 160, 170, 180) for p in (35, 45, 55, 65)] + [(155, 50), (175, 50)]
     said = [front_end.embed(say("reload", speed=s, pitch=p)) for s, p in styles]
-    said = {"speech_embedding": np.concatenate([windows(v[:, :EMBED_DIM]) for v in said]),
-            "kws_embedding": np.concatenate([windows(v[:, EMBED_DIM:]) for v in said])}
+    said = {"speech_embedding": np.concatenate([windows(speech_part(v)) for v in said]),
+            "kws_embedding": np.concatenate([windows(keyword_part(v)) for v in said])}
     count = len(bundled["speech_embedding"])
     assert SPEECH_HELD * count < len(said["speech_embedding"]) < 0.03 * count
     everyday = GenericSpeech(*(np.concatenate([bundled[part], said[part]]) for part in bundled))

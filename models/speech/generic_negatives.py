@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from host.speech_embedding import SpeechEmbedder
-from host.voice_front_end import KWS_DIM, KeywordEmbedder, VoiceFrontEnd, speech_part
+from host.voice_front_end import KWS_DIM, KeywordEmbedder, VoiceFrontEnd, keyword_part, speech_part
 from host.voice_takes import at_snr, reverb
 from host.voice_verifier import DIM, WINDOW, windows
 
@@ -172,7 +172,7 @@ def main() -> None:
         for version in [clip] + [condition(clip, clips, sounds, nrng) for _ in range(CONDITIONS_PER_CLIP)]:
             vectors = front_end.embed(version)
             speech_found.append(windows(speech_part(vectors)))
-            keyword_found.append(windows(vectors[:, DIM:]))
+            keyword_found.append(windows(keyword_part(vectors)))
         if i % 200 == 0:
             log.info("embedded %d/%d clips", i, len(clips))
     every = np.concatenate(speech_found)

@@ -5,6 +5,11 @@ Two LiteRT models (the bundled `speech_embedding` entry): a log-mel layer (32 bi
 0.76 s, per vector; vectors every 8 frames). `embed()` does a whole clip at once;
 `EmbeddingStream` does the same chunk by chunk for a live stream and gives exactly the same
 vectors (each mel call sees 480 samples of left context, so frames line up with the batch).
+
+The network's windows overlap by 68 of their 76 frames. `StepNetwork` (the bundled
+`speech_embedding_stream`, derived from the network by models/speech/speech_embedding_stream.py)
+computes only the rows each 80 ms adds and gives the same vectors for a quarter of the CPU;
+without it, every window is computed whole.
 """
 
 from __future__ import annotations
@@ -54,17 +59,70 @@ class ResizingInterpreter:
         return self._interpreter.get_tensor(self._output)
 
 
+class StepNetwork:
+    """The embedding network one 80 ms step at a time: 12 mel frames (8 new) and the states the
+    step before left in; a vector and the next states out. From the first frame of a clip or
+    stream, with zero states, step j gives vector j - `warmup` (the first steps fill the states)."""
+
+    def __init__(self, path: Path, name: str = "speech_embedding_stream", version: str = "1"):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.name, self.version = name, version
+        try:
+            with native_stderr_to_log():
+                self._interpreter = Interpreter(model_path=str(path), num_threads=1)
+                self._interpreter.allocate_tensors()
+            frames, *states = self._interpreter.get_input_details()
+            outputs = {d["name"]: d for d in self._interpreter.get_output_details()}
+        except (RuntimeError, ValueError) as exc:
+            raise ModelCorrupt(f"The speech embedding steps {name} v{version} cannot be loaded ({exc}).") from exc
+        self.input_frames = int(frames["shape"][1])
+        self.warmup, extra = divmod(MEL_WINDOW - self.input_frames, MEL_STEP)
+        next_states = [outputs.get(f"next_{d['name']}") for d in states]
+        if (frames["name"] != "frames" or [int(d) for d in frames["shape"]] != [1, self.input_frames, 32, 1] or extra
+                or "embedding" not in outputs or int(np.prod(outputs["embedding"]["shape"])) != EMBED_DIM
+                or any(n is None or list(n["shape"]) != list(d["shape"]) for n, d in zip(next_states, states))):
+            raise ModelCorrupt(f"The speech embedding steps {name} v{version} do not have the inputs and outputs of "
+                               "models/speech/speech_embedding_stream.py.")
+        self._frames, self._embedding = frames["index"], outputs["embedding"]["index"]
+        self._states = [(d["index"], n["index"], tuple(d["shape"])) for d, n in zip(states, next_states)]
+        self._lock = threading.Lock()
+
+    def start(self) -> list[np.ndarray]:
+        return [np.zeros(shape, np.float32) for _, _, shape in self._states]
+
+    def step(self, frames: np.ndarray, states: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """[input_frames, 32] mel frames and the states -> a [96] vector and the next states."""
+        with self._lock:
+            self._interpreter.set_tensor(self._frames, np.ascontiguousarray(frames, np.float32)[None, :, :, None])
+            for (state, _, _), value in zip(self._states, states):
+                self._interpreter.set_tensor(state, value)
+            self._interpreter.invoke()
+            return (self._interpreter.get_tensor(self._embedding).reshape(EMBED_DIM),
+                    [self._interpreter.get_tensor(next_state) for _, next_state, _ in self._states])
+
+    def embed_mel(self, mel: np.ndarray) -> np.ndarray:
+        """[frames, 32] from a clip's start -> [vectors, 96], as the whole-window network gives."""
+        states, vectors = self.start(), []
+        for j in range(0, 1 + (len(mel) - self.input_frames) // MEL_STEP if len(mel) >= self.input_frames else 0):
+            vector, states = self.step(mel[j * MEL_STEP: j * MEL_STEP + self.input_frames], states)
+            if j >= self.warmup:
+                vectors.append(vector)
+        return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, EMBED_DIM), np.float32)
+
+
 class SpeechEmbedder:
     """The two models, twice: for whole clips (any length) and for live streams (one 80 ms step
     at a time, so their tensors are never reallocated). One thread each: the stream runs beside
-    the keyword model.
+    the keyword model. With `steps`, the network runs step by step for both (the same vectors).
 
     Not thread-safe by itself: calls are serialised by a lock, since one loaded model is
     shared by every stream and enrollment request of the host.
     """
 
-    def __init__(self, model_path: Path, mel_path: Path, name: str = "speech_embedding", version: str = "1"):
-        self.name, self.version = name, version
+    def __init__(self, model_path: Path, mel_path: Path, name: str = "speech_embedding", version: str = "1",
+                 steps: StepNetwork | None = None):
+        self.name, self.version, self.steps = name, version, steps
         try:
             self._clip = (ResizingInterpreter(mel_path), ResizingInterpreter(model_path))
             self._step = (ResizingInterpreter(mel_path), ResizingInterpreter(model_path))
@@ -93,7 +151,8 @@ class SpeechEmbedder:
 
     def embed(self, audio16k: np.ndarray) -> np.ndarray:
         """A whole clip -> [vectors, 96]; vector k covers samples [1280 k, 1280 k + MIN_SAMPLES)."""
-        return self.embed_mel(self.mel(audio16k))
+        mel = self.mel(audio16k)
+        return self.steps.embed_mel(mel) if self.steps is not None else self.embed_mel(mel)
 
 
 class EmbeddingStream:
@@ -102,8 +161,11 @@ class EmbeddingStream:
     def __init__(self, embedder: SpeechEmbedder):
         self.embedder = embedder
         self._audio = np.zeros(0, np.float32)  # samples from the next mel chunk's start on
-        self._mel = np.zeros((0, 32), np.float32)  # frames from the next vector's first frame on
+        self._mel = np.zeros((0, 32), np.float32)  # frames from the next vector's (or step's) first frame on
         self.vectors = 0  # vectors given so far
+        self._steps = embedder.steps
+        if self._steps is not None:
+            self._states, self._steps_done = self._steps.start(), 0
 
     def feed(self, audio16k: np.ndarray) -> np.ndarray:
         self._audio = np.concatenate([self._audio, np.asarray(audio16k, np.float32)])
@@ -113,8 +175,20 @@ class EmbeddingStream:
             frames = self.embedder.mel(self._audio[: STEP_SAMPLES + CONTEXT_SAMPLES], stream=True)[:MEL_STEP]
             self._audio = self._audio[STEP_SAMPLES:]
             self._mel = np.concatenate([self._mel, frames])
-            if len(self._mel) >= MEL_WINDOW:
+            if self._steps is not None:
+                vectors += self._run_steps()
+            elif len(self._mel) >= MEL_WINDOW:
                 vectors.append(self.embedder.embed_mel(self._mel[:MEL_WINDOW], stream=True)[0])
                 self._mel = self._mel[MEL_STEP:]
         self.vectors += len(vectors)
         return np.stack(vectors) if vectors else np.zeros((0, EMBED_DIM), np.float32)
+
+    def _run_steps(self) -> list[np.ndarray]:
+        vectors = []
+        while len(self._mel) >= self._steps.input_frames:
+            vector, self._states = self._steps.step(self._mel[: self._steps.input_frames], self._states)
+            self._mel = self._mel[MEL_STEP:]
+            self._steps_done += 1
+            if self._steps_done > self._steps.warmup:
+                vectors.append(vector)
+        return vectors

@@ -606,11 +606,12 @@ def test_the_streamed_embeddings_are_the_whole_clips(host, chunk):
     audio += (np.random.default_rng(1).standard_normal(len(audio)) * 1e-3).astype(np.float32)  # -60 dBFS hiss
     stream_ = EmbeddingStream(embedder)
     streamed = np.concatenate([stream_.feed(audio[i:i + chunk]) for i in range(0, len(audio), chunk)])
-    whole = embedder.embed(audio)
+    whole = embedder.embed_mel(embedder.mel(audio))  # every window computed whole
     assert stream_.vectors == len(streamed) == len(whole)
     np.testing.assert_allclose(streamed, whole, atol=1e-4)
-    # A stream's interpreters keep one input shape (reallocating tensors cost a quarter of listening).
-    assert [model._shape for model in embedder._step] == [(1, 1760), (1, 76, 32, 1)]
+    # A stream's mel interpreter keeps one input shape (reallocating tensors cost a quarter of
+    # listening); its network runs step by step, never on whole windows.
+    assert embedder.steps is not None and [model._shape for model in embedder._step] == [(1, 1760), None]
 
 
 @pytest.mark.parametrize("chunk", [1600, 441, 4800])
@@ -658,3 +659,12 @@ def test_a_short_take_becomes_a_template_of_a_second_of_its_own_recording(taught
     assert len(taught.voice_profile._embedder().embed(clip)) >= 4
     short = speech_clip(audio[13_000:21_000], (1400, 6200), TEMPLATE_SAMPLES)  # a recording of 0.5 s
     assert len(short) == TEMPLATE_SAMPLES and np.array_equal(short[short != 0], audio[13_000:21_000])
+
+
+def test_listening_keeps_numpys_blas_on_one_thread(tmp_path):
+    """OpenBLAS would spread the profile's per-vector match over every core and spin between calls."""
+    from threadpoolctl import threadpool_info
+
+    Capabilities(ModelStore(tmp_path), num_threads=1).voice_front_end()
+    blas = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+    assert blas and all(lib["num_threads"] == 1 for lib in blas)

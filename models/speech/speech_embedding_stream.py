@@ -202,8 +202,8 @@ def main() -> None:
     entry = {
         "name": NAME, "version": VERSION, "task": "speech_embedding_stream",
         "description": (f"{source}'s embedding network for live streams: each 80 ms step computes only the rows "
-                        "the new mel frames add, and keeps the rest as state. The same vectors for a twelfth of the "
-                        "work."),
+                        "the new mel frames add, and keeps the rest as state. The same vectors for a quarter of the "
+                        "CPU."),
         "license": source_entry.get("license", "Apache-2.0"),
         "quantization": source_entry.get("quantization", ""), "blessed": True,
         "files": {"model": {"path": MODEL_FILE, "sha256": hashlib.sha256(derived).hexdigest(), "bytes": len(derived)}},

@@ -128,7 +128,6 @@ class ModelPool:
             return KeywordSpotter(files["model"], files["labels"], 1, spec.name, spec.version)
         return ImageClassifier(spec, files["model"], files["labels"], self.num_threads)
 
-
     def _step_network(self, spec):
         """The network's step-by-step build (`speech_embedding_stream`), derived from `spec`; without
         it the whole-window network gives the same vectors for four times the CPU."""

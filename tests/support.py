@@ -55,3 +55,21 @@ def wav_bytes(samples, rate: int, width: int = 2, channels: int = 1) -> bytes:
             data = (np.clip(samples, -1, 1) * 2147483647).astype("<i4").tobytes()
         w.writeframes(data)
     return buffer.getvalue()
+
+
+def derive_again(module: str, out: Path, bundle: Path) -> dict:
+    """Run a model derivation (`python -m module --out out`) and check that it gives the bundled
+    file and entry again, derived from the source file it names; the entry."""
+    import hashlib
+    import json
+    import subprocess
+
+    subprocess.run([PYTHON, "-m", module, "--out", str(out)], check=True, capture_output=True, cwd=REPO)
+    entry = json.loads((bundle / "entry.json").read_text())
+    file = entry["files"]["model"]
+    assert hashlib.sha256((out / file["path"]).read_bytes()).hexdigest() == file["sha256"]
+    assert hashlib.sha256((bundle / file["path"]).read_bytes()).hexdigest() == file["sha256"]
+    assert json.loads((out / "entry.json").read_text()) == entry
+    source = REPO / "models" / "bundled" / entry["params"]["derived_from"]
+    assert entry["params"]["derived_from_sha256"] == json.loads((source / "entry.json").read_text())["files"]["model"]["sha256"]
+    return entry

@@ -20,8 +20,9 @@ import hashlib
 import json
 from pathlib import Path
 
-import flatbuffers
 from ai_edge_litert import schema_py_generated as schema
+
+from .derived_models import pack, read_source, unpack
 
 BUNDLED = Path(__file__).resolve().parents[1] / "bundled"
 SOURCE = BUNDLED / "kws_commands" / "4"
@@ -32,9 +33,7 @@ MODEL_FILE = "kws_embedding.tflite"
 
 def cut_at(model_bytes: bytes, tensor_name: str) -> tuple[bytes, list[int]]:
     """The model with `tensor_name` as its only output and every operator after it removed."""
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    if len(model.subgraphs) != 1:
-        raise ValueError(f"expected one subgraph, found {len(model.subgraphs)}")
+    model = unpack(model_bytes)
     graph = model.subgraphs[0]
     names = [t.name.decode() for t in graph.tensors]
     if tensor_name not in names:
@@ -52,10 +51,8 @@ def cut_at(model_bytes: bytes, tensor_name: str) -> tuple[bytes, list[int]]:
         mapping = schema.TensorMapT()
         mapping.name, mapping.tensorIndex = b"embedding", output
         signature.outputs = [mapping]
-    builder = flatbuffers.Builder(len(model_bytes))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     shape = [int(d) for d in graph.tensors[output].shape]
-    return bytes(builder.Output()), shape
+    return pack(model, len(model_bytes)), shape
 
 
 def main() -> None:
@@ -63,11 +60,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=SOURCE, help="a kws_commands bundle folder")
     parser.add_argument("--out", type=Path, default=BUNDLED / NAME / VERSION)
     args = parser.parse_args()
-    source_entry = json.loads((args.source / "entry.json").read_text("utf-8"))
-    source_file = args.source / source_entry["files"]["model"]["path"]
-    data = source_file.read_bytes()
-    if hashlib.sha256(data).hexdigest() != source_entry["files"]["model"]["sha256"]:
-        raise SystemExit(f"{source_file} does not match its entry's sha256")
+    source_entry, data = read_source(args.source)
     derived, shape = cut_at(data, POOLED_TENSOR)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / MODEL_FILE).write_bytes(derived)

@@ -27,9 +27,10 @@ import hashlib
 import json
 from pathlib import Path
 
-import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
+
+from .derived_models import pack, read_source, unpack
 
 BUNDLED = Path(__file__).resolve().parents[1] / "bundled"
 SOURCE = BUNDLED / "speech_embedding" / "1"
@@ -91,9 +92,7 @@ def _stages(model, graph) -> list[list]:
 
 def streaming(model_bytes: bytes) -> tuple[bytes, dict]:
     """The streaming model and its geometry (input frames, states, warm-up steps)."""
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
-    if len(model.subgraphs) != 1:
-        raise ValueError(f"expected one subgraph, found {len(model.subgraphs)}")
+    model = unpack(model_bytes)
     graph = model.subgraphs[0]
     (source_input,), (source_output,) = graph.inputs, graph.outputs
     _, window, bins, channels = (int(d) for d in graph.tensors[source_input].shape)
@@ -177,12 +176,10 @@ def streaming(model_bytes: bytes) -> tuple[bytes, dict]:
     graph.inputs = np.array(inputs + state_inputs, np.int32)
     graph.outputs = np.array([current] + state_outputs, np.int32)
     model.signatureDefs = []  # the source's names the whole-window input
-    builder = flatbuffers.Builder(len(model_bytes))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     states = [[int(d) for d in graph.tensors[t].shape] for t in state_inputs]
     geometry = {"input_frames": frames_in, "step_frames": STEP_FRAMES, "window_frames": window,
                 "warmup_steps": warmup, "states": states}
-    return bytes(builder.Output()), geometry
+    return pack(model, len(model_bytes)), geometry
 
 
 def main() -> None:
@@ -190,11 +187,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=SOURCE, help="a speech_embedding bundle folder")
     parser.add_argument("--out", type=Path, default=BUNDLED / NAME / VERSION)
     args = parser.parse_args()
-    source_entry = json.loads((args.source / "entry.json").read_text("utf-8"))
-    source_file = args.source / source_entry["files"]["model"]["path"]
-    data = source_file.read_bytes()
-    if hashlib.sha256(data).hexdigest() != source_entry["files"]["model"]["sha256"]:
-        raise SystemExit(f"{source_file} does not match its entry's sha256")
+    source_entry, data = read_source(args.source)
     derived, geometry = streaming(data)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / MODEL_FILE).write_bytes(derived)

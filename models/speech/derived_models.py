@@ -1,0 +1,37 @@
+"""Models derived from a bundled one by rewriting its flatbuffer, with LiteRT's own schema and no
+TensorFlow: kws_embedding (kws_embedding.py) and speech_embedding_stream
+(speech_embedding_stream.py). The same source always gives the same bytes, so a test can derive
+one again and compare its sha256 with the bundled file's."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import flatbuffers
+from ai_edge_litert import schema_py_generated as schema
+
+
+def read_source(folder: Path) -> tuple[dict, bytes]:
+    """A bundle folder's entry and model bytes, checked against the entry's sha256."""
+    entry = json.loads((folder / "entry.json").read_text("utf-8"))
+    path = folder / entry["files"]["model"]["path"]
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry["files"]["model"]["sha256"]:
+        raise SystemExit(f"{path} does not match its entry's sha256")
+    return entry, data
+
+
+def unpack(model_bytes: bytes) -> schema.ModelT:
+    """The model as editable objects; it must have one subgraph."""
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model_bytes, 0))
+    if len(model.subgraphs) != 1:
+        raise ValueError(f"expected one subgraph, found {len(model.subgraphs)}")
+    return model
+
+
+def pack(model: schema.ModelT, size_hint: int) -> bytes:
+    builder = flatbuffers.Builder(size_hint)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())

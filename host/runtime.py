@@ -6,6 +6,8 @@ setting silences them (TF_CPP_MIN_LOG_LEVEL does not reach that logger). So fd 2
 a temporary file while an interpreter is created, and each line the runtime wrote goes to
 the `litert` logger at its own level: INFO notes show with `-v` (and in the browser-started
 host's log), warnings and errors always.
+
+Also here: numpy's BLAS kept on one thread once the host listens (`one_blas_thread`).
 """
 
 from __future__ import annotations

@@ -16,13 +16,11 @@ Usage: python -m models.speech.kws_embedding [--source models/bundled/kws_comman
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 from pathlib import Path
 
 from ai_edge_litert import schema_py_generated as schema
 
-from .derived_models import pack, read_source, unpack
+from .derived_models import pack, read_source, unpack, write_bundle
 
 BUNDLED = Path(__file__).resolve().parents[1] / "bundled"
 SOURCE = BUNDLED / "kws_commands" / "4"
@@ -62,26 +60,17 @@ def main() -> None:
     args = parser.parse_args()
     source_entry, data = read_source(args.source)
     derived, shape = cut_at(data, POOLED_TENSOR)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / MODEL_FILE).write_bytes(derived)
     source = f"{source_entry['name']}/{source_entry['version']}"
-    entry = {
-        "name": NAME, "version": VERSION, "task": "keyword_embedding",
-        "description": (f"The keyword model {source} cut at its pooled layer: {shape[-1]} values per 1.5 s log-mel "
-                        "window. Personal voice profiles match the user's takes on it together with speech_embedding."),
-        "license": source_entry.get("license", "Apache-2.0"),
-        "quantization": source_entry.get("quantization", ""), "blessed": True,
-        "files": {"model": {"path": MODEL_FILE, "sha256": hashlib.sha256(derived).hexdigest(), "bytes": len(derived)}},
-        "input": {"sample_rate": 16000, "window_s": 1.5, "front_end": "host.features.log_mel"},
-        "output": {"kind": "embedding", "dim": shape[-1], "tensor": POOLED_TENSOR},
-        "params": {"derived_from": source, "derived_from_sha256": source_entry["files"]["model"]["sha256"]},
-    }
-    (args.out / "entry.json").write_text(json.dumps(entry, indent=2) + "\n", "utf-8")
-    (args.out / "MODEL_CARD.md").write_text(
-        f"# {NAME} v{VERSION}\n\n{entry['description']}\n\nDerived by `python -m models.speech.kws_embedding` from "
-        f"{source} (sha256 {entry['params']['derived_from_sha256'][:12]}): the same weights and int8 arithmetic with "
-        "the classifier head removed, so its output is that model's pooled tensor exactly. Trained on synthetic "
-        f"speech only; see {source}'s model card for its data and limits.\n", "utf-8")
+    entry = write_bundle(
+        args.out, source_entry, name=NAME, version=VERSION, task="keyword_embedding", model_file=MODEL_FILE,
+        data=derived,
+        description=(f"The keyword model {source} cut at its pooled layer: {shape[-1]} values per 1.5 s log-mel "
+                     "window. Personal voice profiles match the user's takes on it together with speech_embedding."),
+        inputs={"sample_rate": 16000, "window_s": 1.5, "front_end": "host.features.log_mel"},
+        output={"kind": "embedding", "dim": shape[-1], "tensor": POOLED_TENSOR}, params={},
+        how=("the same weights and int8 arithmetic with the classifier head removed, so its output is that model's "
+             f"pooled tensor exactly. Trained on synthetic speech only; see {source}'s model card for its data and "
+             "limits."))
     print(f"{args.out / MODEL_FILE}: output {POOLED_TENSOR} {shape}, {len(derived)} bytes, "
           f"sha256 {entry['files']['model']['sha256'][:12]}")
 

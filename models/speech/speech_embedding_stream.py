@@ -23,14 +23,12 @@ Usage: python -m models.speech.speech_embedding_stream [--source models/bundled/
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from .derived_models import pack, read_source, unpack
+from .derived_models import pack, read_source, unpack, write_bundle
 
 BUNDLED = Path(__file__).resolve().parents[1] / "bundled"
 SOURCE = BUNDLED / "speech_embedding" / "1"
@@ -189,29 +187,17 @@ def main() -> None:
     args = parser.parse_args()
     source_entry, data = read_source(args.source)
     derived, geometry = streaming(data)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / MODEL_FILE).write_bytes(derived)
     source = f"{source_entry['name']}/{source_entry['version']}"
-    entry = {
-        "name": NAME, "version": VERSION, "task": "speech_embedding_stream",
-        "description": (f"{source}'s embedding network for live streams: each 80 ms step computes only the rows "
-                        "the new mel frames add, and keeps the rest as state. The same vectors for a quarter of the "
-                        "CPU."),
-        "license": source_entry.get("license", "Apache-2.0"),
-        "quantization": source_entry.get("quantization", ""), "blessed": True,
-        "files": {"model": {"path": MODEL_FILE, "sha256": hashlib.sha256(derived).hexdigest(), "bytes": len(derived)}},
-        "input": {"mel_frames": geometry["input_frames"], "mel_bins": 32},
-        "output": {"kind": "embedding", "dim": 96},
-        "params": {**geometry, "derived_from": source,
-                   "derived_from_sha256": source_entry["files"]["model"]["sha256"]},
-    }
-    (args.out / "entry.json").write_text(json.dumps(entry, indent=2) + "\n", "utf-8")
-    (args.out / "MODEL_CARD.md").write_text(
-        f"# {NAME} v{VERSION}\n\n{entry['description']}\n\nDerived by `python -m models.speech.speech_embedding_stream` "
-        f"from {source} (sha256 {entry['params']['derived_from_sha256'][:12]}): the same operators and weights, "
-        "with each stage's earlier rows passed from one step to the next as state. Fed 12 mel frames every 8 from a "
-        f"stream's start with zero states, step j gives the vector of window j - {geometry['warmup_steps']}. "
-        f"See {source}'s model card for its data and limits.\n", "utf-8")
+    entry = write_bundle(
+        args.out, source_entry, name=NAME, version=VERSION, task="speech_embedding_stream", model_file=MODEL_FILE,
+        data=derived,
+        description=(f"{source}'s embedding network for live streams: each 80 ms step computes only the rows the "
+                     "new mel frames add, and keeps the rest as state. The same vectors for a quarter of the CPU."),
+        inputs={"mel_frames": geometry["input_frames"], "mel_bins": 32}, output={"kind": "embedding", "dim": 96},
+        params=geometry,
+        how=("the same operators and weights, with each stage's earlier rows passed from one step to the next as "
+             "state. Fed 12 mel frames every 8 from a stream's start with zero states, step j gives the vector of "
+             f"window j - {geometry['warmup_steps']}. See {source}'s model card for its data and limits."))
     print(f"{args.out / MODEL_FILE}: {geometry}, {len(derived)} bytes, sha256 {entry['files']['model']['sha256'][:12]}")
 
 

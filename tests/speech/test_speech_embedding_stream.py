@@ -3,6 +3,7 @@ giving that network's vectors on real speech, and the host still hears without i
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 
@@ -25,6 +26,7 @@ def whole_window_network() -> SpeechEmbedder:
     return SpeechEmbedder(derivation.SOURCE / files["model"]["path"], derivation.SOURCE / files["melspectrogram"]["path"])
 
 
+@functools.cache
 def speech_over_hiss() -> np.ndarray:
     audio = np.concatenate([spoken("next tab"), spoken("the weather is nice today"), spoken("reload")])
     return audio + (np.random.default_rng(3).standard_normal(len(audio)) * 1e-3).astype(np.float32)

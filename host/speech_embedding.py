@@ -103,12 +103,30 @@ class StepNetwork:
 
     def embed_mel(self, mel: np.ndarray) -> np.ndarray:
         """[frames, 32] from a clip's start -> [vectors, 96], as the whole-window network gives."""
-        states, vectors = self.start(), []
-        for j in range(0, 1 + (len(mel) - self.input_frames) // MEL_STEP if len(mel) >= self.input_frames else 0):
-            vector, states = self.step(mel[j * MEL_STEP: j * MEL_STEP + self.input_frames], states)
-            if j >= self.warmup:
+        vectors = Stepper(self).feed(mel)
+        return np.stack(vectors) if vectors else np.zeros((0, EMBED_DIM), np.float32)
+
+
+class Stepper:
+    """One clip's or stream's way through a `StepNetwork`: mel frames in, in any number, and the
+    vectors they complete out (none for the warm-up steps)."""
+
+    def __init__(self, network: StepNetwork):
+        self.network = network
+        self._states = network.start()
+        self._mel = np.zeros((0, 32), np.float32)  # frames from the next step's first frame on
+        self._steps = 0
+
+    def feed(self, mel: np.ndarray) -> list[np.ndarray]:
+        self._mel = np.concatenate([self._mel, np.asarray(mel, np.float32)])
+        vectors, size = [], self.network.input_frames
+        while len(self._mel) >= size:
+            vector, self._states = self.network.step(self._mel[:size], self._states)
+            self._mel = self._mel[MEL_STEP:]
+            self._steps += 1
+            if self._steps > self.network.warmup:
                 vectors.append(vector)
-        return np.stack(vectors).astype(np.float32) if vectors else np.zeros((0, EMBED_DIM), np.float32)
+        return vectors
 
 
 class SpeechEmbedder:
@@ -161,11 +179,9 @@ class EmbeddingStream:
     def __init__(self, embedder: SpeechEmbedder):
         self.embedder = embedder
         self._audio = np.zeros(0, np.float32)  # samples from the next mel chunk's start on
-        self._mel = np.zeros((0, 32), np.float32)  # frames from the next vector's (or step's) first frame on
+        self._mel = np.zeros((0, 32), np.float32)  # frames from the next vector's first frame on
         self.vectors = 0  # vectors given so far
-        self._steps = embedder.steps
-        if self._steps is not None:
-            self._states, self._steps_done = self._steps.start(), 0
+        self._stepper = Stepper(embedder.steps) if embedder.steps is not None else None
 
     def feed(self, audio16k: np.ndarray) -> np.ndarray:
         self._audio = np.concatenate([self._audio, np.asarray(audio16k, np.float32)])
@@ -174,21 +190,13 @@ class EmbeddingStream:
         while len(self._audio) >= STEP_SAMPLES + CONTEXT_SAMPLES:
             frames = self.embedder.mel(self._audio[: STEP_SAMPLES + CONTEXT_SAMPLES], stream=True)[:MEL_STEP]
             self._audio = self._audio[STEP_SAMPLES:]
-            self._mel = np.concatenate([self._mel, frames])
-            if self._steps is not None:
-                vectors += self._run_steps()
-            elif len(self._mel) >= MEL_WINDOW:
-                vectors.append(self.embedder.embed_mel(self._mel[:MEL_WINDOW], stream=True)[0])
-                self._mel = self._mel[MEL_STEP:]
+            if self._stepper is not None:
+                vectors += self._stepper.feed(frames)
+            else:  # every window whole
+                self._mel = np.concatenate([self._mel, frames])
+                if len(self._mel) >= MEL_WINDOW:
+                    vectors.append(self.embedder.embed_mel(self._mel[:MEL_WINDOW], stream=True)[0])
+                    self._mel = self._mel[MEL_STEP:]
         self.vectors += len(vectors)
         return np.stack(vectors) if vectors else np.zeros((0, EMBED_DIM), np.float32)
 
-    def _run_steps(self) -> list[np.ndarray]:
-        vectors = []
-        while len(self._mel) >= self._steps.input_frames:
-            vector, self._states = self._steps.step(self._mel[: self._steps.input_frames], self._states)
-            self._mel = self._mel[MEL_STEP:]
-            self._steps_done += 1
-            if self._steps_done > self._steps.warmup:
-                vectors.append(vector)
-        return vectors

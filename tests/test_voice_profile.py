@@ -390,6 +390,10 @@ def test_the_noise_gauge_widens_thresholds_only_while_speech_is_heard_over_a_lou
     assert allowance_after(phrase + loud * 3) == pytest.approx(NOISY_ALLOWANCE)
     assert allowance_after(loud) == 1.0  # noise alone: no speech stands out, nothing to widen
     assert allowance_after((phrase + loud)[:12000]) == 1.0  # under a second: the floor is not known yet
+    # A background with quiet moments (music between its notes, a room's sounds): the gaps are
+    # not the floor the phrase was said over.
+    gaps = np.repeat(np.random.default_rng(5).random(len(phrase) // 1280 + 1) < 0.2, 1280)[: len(phrase)]
+    assert allowance_after(phrase + np.where(gaps, faint, loud * 3)) == pytest.approx(NOISY_ALLOWANCE)
 
 
 def test_the_noise_gauge_measures_the_loudest_recent_frame_over_the_floor_percentile():

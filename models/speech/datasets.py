@@ -8,7 +8,6 @@ pickling, so a task is only (kind, index, seed, label).
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from .speakers import speaker_of
 from .texts import NEAR_MISSES, label_of
 from .validate import ClipValidator, check_clip
 from .voices.job import Job
+from .workers import fork_pool
 
 # What a window becomes: the host's log-mel (an experiment may pass another front end to `generate`).
 FEATURES = log_mel
@@ -61,8 +61,8 @@ def _start_worker(sources: WindowSources) -> None:
 
 
 def load_files(paths: list[Path], desc: str, workers: int) -> list[np.ndarray]:
-    with mp.get_context("fork").Pool(workers) as pool:
-        return list(tqdm(pool.imap(load_audio, paths, chunksize=8), total=len(paths), desc=desc, mininterval=2.0))
+    with fork_pool(workers) as pool:
+        return list(tqdm(pool.map(load_audio, paths, chunksize=8), total=len(paths), desc=desc, mininterval=2.0))
 
 
 def _make_window(task: tuple) -> tuple[np.ndarray, int] | None:
@@ -158,8 +158,8 @@ def build_split(split: str, mode: str, rendered: list[tuple[Job, str]], real: li
     y = np.zeros(len(tasks), np.int8)
     group = []
     kept = 0
-    with mp.get_context("fork").Pool(workers, initializer=_start_worker, initargs=(sources,)) as pool:
-        for task, result in zip(tasks, tqdm(pool.imap(_make_window, tasks, chunksize=32), total=len(tasks),
+    with fork_pool(workers, initializer=_start_worker, initargs=(sources,)) as pool:
+        for task, result in zip(tasks, tqdm(pool.map(_make_window, tasks, chunksize=32), total=len(tasks),
                                             desc=f"{split} windows", mininterval=2.0)):
             if result is None:
                 validator.rejected["window"] += 1

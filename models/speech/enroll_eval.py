@@ -33,7 +33,6 @@ import argparse
 import base64
 import gzip
 import json
-import multiprocessing as mp
 import os
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from . import augment
 from .common import CACHE_DIR, COMMANDS, DOCS_DIR, SAMPLE_RATE, ClipBank, load_audio, log, save_json, setup_logging
 from .eval_voices import (EMBEDDED, NEAR_MISSES, PHRASES, SENTENCES, VOICES, EvalVoice, Render, available,
                           check_unseen, command_in, find, load, render, training_speakers)
+from .workers import BrokenProcessPool, fork_pool, one_process_each
 
 # ----------------------------------------------------------------------------- constants
 SEED = 18
@@ -145,8 +145,8 @@ def background_material(workers: int) -> tuple[ClipBank, ClipBank]:
             banks.append(ClipBank.load(path))
             continue
         log.info("decoding %d %s files (once)", len(files), name)
-        with mp.get_context("fork").Pool(workers) as pool:
-            audio = pool.map(load_audio, [p for p, _ in files], chunksize=8)
+        with fork_pool(workers) as pool:
+            audio = list(pool.map(load_audio, [p for p, _ in files], chunksize=8))
         bank = ClipBank()
         for (p, text), a in zip(files, audio):
             if len(a) >= SAMPLE_RATE // 10:
@@ -781,8 +781,8 @@ def render_plans(voices: list[EvalVoice], mode: str, workers: int) -> tuple[int,
     todo.sort(key=lambda j: j.voice.engine not in ("kokoro", "piper"))
     failed = []
     started = time.time()
-    with mp.get_context("fork").Pool(workers) as pool:
-        for n, (job, error) in enumerate(pool.imap_unordered(render, todo, chunksize=2), 1):
+    with fork_pool(workers) as pool:
+        for n, (job, error) in enumerate(pool.map(render, todo, chunksize=2), 1):
             if error:
                 failed.append((job, error))
             if n % 100 == 0 or n == len(todo):
@@ -822,18 +822,22 @@ def run(voices: list[EvalVoice], mode: str = "full", workers: int = WORKERS, pro
               room_sounds=[a for a, m in sonic.items() if m["name"].startswith(ROOM_SOUNDS)],
               sentences=[i.render for v in voices for i in plan_voice(v, mode) if i.kind == "sentence"])
     results = []
-    with mp.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
-        for result in pool.imap_unordered(_evaluate_task, [(v, mode, profile) for v in voices]):
-            results.append(result)
-            if "error" in result:
-                log.error("%s: %s", result["voice"], result["error"])
-            else:
-                m = condition_metrics(result["generic"], result["stream_s"])
-                text = f"generic next/prev {pct(m['required_recall'])} all six {pct(m['all_six_recall'])}"
-                if "profile" in result:
-                    m = condition_metrics(result["profile"], result["stream_s"])
-                    text += f"; profile next/prev {pct(m['required_recall'])} all six {pct(m['all_six_recall'])}"
-                log.info("[%d/%d] %s: %s (%.0f s)", len(results), len(voices), result["voice"], text, result["seconds"])
+    for (voice, _, _), finished in one_process_each(_evaluate_task, [(v, mode, profile) for v in voices], workers):
+        try:
+            result = finished.result()
+        except BrokenProcessPool:  # a crash in native code or the out-of-memory killer: the other voices go on
+            result = {"voice": voice.name, "language": voice.language,
+                      "error": "its worker process died (run this voice alone to see why)"}
+        results.append(result)
+        if "error" in result:
+            log.error("%s: %s", result["voice"], result["error"])
+        else:
+            m = condition_metrics(result["generic"], result["stream_s"])
+            text = f"generic next/prev {pct(m['required_recall'])} all six {pct(m['all_six_recall'])}"
+            if "profile" in result:
+                m = condition_metrics(result["profile"], result["stream_s"])
+                text += f"; profile next/prev {pct(m['required_recall'])} all six {pct(m['all_six_recall'])}"
+            log.info("[%d/%d] %s: %s (%.0f s)", len(results), len(voices), result["voice"], text, result["seconds"])
     order = {v.name: i for i, v in enumerate(voices)}
     results.sort(key=lambda r: order[r["voice"]])
     summary = summarise(results)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -34,6 +33,7 @@ from tqdm import tqdm
 from . import augment
 from .common import (CLASSES, COMMANDS, PHRASES, SAMPLE_RATE, SILENCE, UNKNOWN, WINDOW_FRAMES, ClipBank, log,
                      log_mel, run_dir, save_json, setup_logging)
+from .workers import fork_pool
 
 # ----------------------------------------------------------------------------- constants
 SEED = 1
@@ -399,14 +399,14 @@ def pocketsphinx_baseline(items, stream, workers: int) -> dict:
            "clips": {"commands": len(commands), "near_misses": len(near)}, "stream_s": round(len(stream) / SAMPLE_RATE, 1)}
     chunk = 60 * SAMPLE_RATE
     stream_chunks = [stream[i: i + chunk] for i in range(0, len(stream), chunk)]
-    with mp.get_context("fork").Pool(workers) as pool:
+    with fork_pool(workers) as pool:
         for threshold in POCKETSPHINX_THRESHOLDS:
             start = time.process_time()
             t0 = time.time()
             jobs = [(it["audio"], threshold) for it in sel]
-            found = list(tqdm(pool.imap(_ps_decode, jobs, chunksize=8), total=len(jobs), desc=f"pocketsphinx {threshold}",
+            found = list(tqdm(pool.map(_ps_decode, jobs, chunksize=8), total=len(jobs), desc=f"pocketsphinx {threshold}",
                               mininterval=2.0))
-            stream_found = list(pool.imap(_ps_decode, [(c, threshold) for c in stream_chunks]))
+            stream_found = list(pool.map(_ps_decode, [(c, threshold) for c in stream_chunks]))
             results = []
             for it, dets in zip(sel, found):
                 events = [{"command": c, "time_s": t} for c, t in dets]

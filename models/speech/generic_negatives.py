@@ -27,7 +27,6 @@ import argparse
 import hashlib
 import json
 import logging
-import multiprocessing as mp
 import random
 import subprocess
 import tempfile
@@ -46,6 +45,7 @@ from .corpora import FREEDESKTOP_DIR, REAL_SPLIT, SPEECH, file_split
 from .eval_voices import NEAR_MISSES as EVAL_NEAR_MISSES, PHRASES as EVAL_PHRASES, SENTENCES as EVAL_SENTENCES
 from .speakers import espeak_variants_of, speaker_splits
 from .texts import CARRIER_NEGATIVES, NEAR_MISSES, OTHER_TEXTS
+from .workers import fork_pool
 
 log = logging.getLogger("generic_negatives")
 
@@ -155,8 +155,8 @@ def main() -> None:
 
     jobs = plan(rng)
     log.info("rendering %d TTS clips", len(jobs))
-    with mp.get_context("fork").Pool(args.workers) as pool:
-        clips = pool.map(render, jobs, chunksize=8)
+    with fork_pool(args.workers) as pool:
+        clips = list(pool.map(render, jobs, chunksize=8))
     clips += real_speech(rng)
     sounds = [level(load_audio(p)) for p in sorted(FREEDESKTOP_DIR.glob("*.oga"))
               if not p.name.startswith(("audio-channel", "message", "phone", "dialog"))]

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from host.speech_params import COMMANDS
 from models.speech import eval_voices
-from models.speech.enroll_eval import LEAD_S, TEST_TAKES, command_latency, plan_voice, run
+from models.speech.common import REPO_ROOT
+from models.speech.enroll_eval import LEAD_S, TEST_TAKES, command_latency, plan_voice
 from models.speech.eval_voices import VOICES, EvalVoice, check_unseen, find, training_speakers
 
 
@@ -69,11 +72,18 @@ def test_command_latency_counts_from_the_phrase_end_to_the_chunk_that_completes_
 
 @pytest.fixture(scope="module")
 def one_voice_run(tmp_path_factory):
+    """The evaluation's command line in a fresh interpreter, as it is run. It forks its workers, and
+    this test process may hold TensorFlow objects from the model lab's tests: collected in a forked
+    child, they crash it."""
     if not shutil.which("espeak-ng") or not shutil.which("sox"):
         pytest.skip("needs espeak-ng and sox (apt-get install espeak-ng sox)")
     out = tmp_path_factory.mktemp("enroll-eval")
     voice = find(["espeak-en-us-m3"])[0]
-    return voice, run([voice], mode="small", workers=1, profile=True, out=out), out
+    done = subprocess.run([sys.executable, "-m", "models.speech.enroll_eval", "--voices", voice.name, "--small",
+                           "--workers", "1", "--out", str(out)], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=1200)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return voice, json.loads((out / "enrollment.json").read_text()), out
 
 
 @pytest.mark.slow

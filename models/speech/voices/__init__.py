@@ -14,7 +14,6 @@ Adding an engine is one new module here plus its entry in ENGINES.
 from __future__ import annotations
 
 import itertools
-import multiprocessing as mp
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..common import log
+from ..workers import fork_pool
 from . import espeak, festival, flite, kokoro, piper
 from .job import Job, finish
 
@@ -65,11 +65,10 @@ def render_all(jobs: list[Job], workers: int = 2) -> dict[Job, str]:
             singles.append([job])
     batches = [voice_jobs[i: i + ENGINES[engine].BATCH] for (engine, _), voice_jobs in by_voice.items()
                for i in range(0, len(voice_jobs), ENGINES[engine].BATCH)]
-    with mp.get_context("fork").Pool(workers) as pool, tqdm(total=len(todo), desc="tts", unit="clip",
-                                                            mininterval=2.0) as bar:
-        pending = [pool.apply_async(render_batch, (batch,)) for batch in batches]
-        singles_done = pool.imap_unordered(render_batch, singles, chunksize=8)
-        for results in itertools.chain(singles_done, (batch.get() for batch in pending)):
+    with fork_pool(workers) as pool, tqdm(total=len(todo), desc="tts", unit="clip", mininterval=2.0) as bar:
+        pending = [pool.submit(render_batch, batch) for batch in batches]
+        singles_done = pool.map(render_batch, singles, chunksize=8)
+        for results in itertools.chain(singles_done, (batch.result() for batch in pending)):
             for job, error in results:
                 if error:
                     errors[job] = error

@@ -168,9 +168,14 @@ def sox_reverb(audio: np.ndarray) -> np.ndarray:
     return np.frombuffer(proc.stdout, np.float32)[: len(audio)].copy()
 
 
+def background_kind(which: int) -> str:
+    """The noisy-room backgrounds in turn: a recording, brown noise, a recording, pink noise."""
+    return "recording" if which % 2 == 0 else f"{['brown', 'pink'][which // 2 % 2]} noise"
+
+
 def room_noise(n: int, rng: np.random.Generator, sounds: list[np.ndarray], which: int) -> tuple[np.ndarray, str]:
     """A noisy room's background: a sonic-pi recording (ambience, vinyl, a music loop) or brown/pink noise."""
-    if which % 2 == 0 and sounds:
+    if background_kind(which) == "recording" and sounds:
         index = int(rng.integers(len(sounds)))
         out = augment.crop_or_loop(sounds[index], n, rng)
         if augment.rms(out) > 1e-4:
@@ -340,13 +345,26 @@ def enroll_voice(host: Host, voice: EvalVoice, plan: list[Item], rng: np.random.
             "messages": messages[:12]}
 
 
+def background_shift(voice: EvalVoice) -> int:
+    """Where the alternation of noisy-room backgrounds (a recording, brown noise, a recording, pink
+    noise, ...) starts for this voice's test takes. Without it the same commands always met a
+    recording and the others always steady noise, and how hard a command is could not be told
+    from how hard its background is."""
+    return int(np.random.default_rng([*voice_seed(voice), 3]).integers(4))
+
+
+def scored_items(plan: list[Item]) -> list[Item]:
+    return [i for i in plan if i.kind in ("test", "near_miss", "sentence", "embedded")]
+
+
 def score_takes(host: Host, voice: EvalVoice, plan: list[Item], allow_unblessed: bool) -> dict:
     rng = np.random.default_rng([*voice_seed(voice), 2])
     room = _G["room_sounds"]
+    shift = background_shift(voice)
     takes, negatives, embedded = [], [], []
-    for n, item in enumerate(i for i in plan if i.kind in ("test", "near_miss", "sentence", "embedded")):
+    for n, item in enumerate(scored_items(plan)):
         clip = load(item.render)
-        audio, note = test_audio(clip, item.condition, rng, room, n, _G.get("room", "both"))
+        audio, note = test_audio(clip, item.condition, rng, room, n + shift, _G.get("room", "both"))
         events = host.stream(audio, COMMANDS, allow_unblessed)
         fired = [e["command"] for e in events]
         row = {"text": item.render.text, "fired": fired}
@@ -690,7 +708,7 @@ def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> No
         "Each voice enrolls 3 takes per command at its own pace (0.2-0.5 s of silence around them; a take whose verdict "
         "is not `ok` is said again, replacing it). Its 3 test takes per command are at another speed and pitch: "
         f"one clean, one in a noisy room (sox `{' '.join(REVERB)}`, then a sonic-pi recording or brown/pink noise at "
-        f"{ROOM_SNR_DB:g} dB SNR), one quiet ({QUIET_DB:g} dB), each streamed alone with {LEAD_S:g} s before and "
+        f"{ROOM_SNR_DB:g} dB SNR, in turn from a point drawn per voice, so every command meets both), one quiet ({QUIET_DB:g} dB), each streamed alone with {LEAD_S:g} s before and "
         f"{TAIL_S:g} s after (speed and pitch: " + "; ".join(f"{k} {1 / st:.2f}x {c:+d} cents" for k, st, c in TEST_TAKES)
         + "; enrollment " + ", ".join(f"{1 / st:.2f}x {c:+d} cents" for st, c in ENROLL_TAKES) + "). "
         "A hit is the right command and no other; any command on a near miss or sentence is a false accept. "

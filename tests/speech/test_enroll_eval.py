@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -15,7 +16,8 @@ import pytest
 from host.speech_params import COMMANDS
 from models.speech import eval_voices
 from models.speech.common import REPO_ROOT
-from models.speech.enroll_eval import LEAD_S, TEST_TAKES, command_latency, plan_voice
+from models.speech.enroll_eval import (LEAD_S, TEST_TAKES, background_kind, background_shift, command_latency,
+                                      plan_voice, scored_items)
 from models.speech.eval_voices import VOICES, EvalVoice, check_unseen, find, training_speakers
 
 
@@ -50,6 +52,19 @@ def test_the_plan_is_fixed_and_complete():
         negatives = [i for i in plan if i.kind in ("near_miss", "sentence")]
         assert sum(i.kind == "near_miss" for i in negatives) >= 20 and sum(i.kind == "sentence" for i in negatives) >= 20
         assert all(eval_voices.command_in(i.render.text, voice.language) is None for i in negatives)
+
+
+def test_every_command_meets_a_recorded_background_and_steady_noise_in_the_noisy_room():
+    """Each voice starts the backgrounds' alternation elsewhere: a command's noisy-room recall is
+    not the recall of one kind of background."""
+    kinds = {c: Counter() for c in COMMANDS}
+    for voice in VOICES:
+        shift = background_shift(voice)
+        for n, item in enumerate(scored_items(plan_voice(voice))):
+            if item.kind == "test" and item.condition == "noisy":
+                kinds[item.command][background_kind(n + shift) == "recording"] += 1
+    assert all(min(k[True], k[False]) >= 4 for k in kinds.values()), kinds
+    assert background_kind(0) == "recording" and {background_kind(1), background_kind(3)} == {"brown noise", "pink noise"}
 
 
 def test_a_negative_with_a_command_inside_is_caught():

@@ -708,7 +708,8 @@ def write_report(summary: dict, out: Path, command: str, runtime_s: float) -> No
         "Each voice enrolls 3 takes per command at its own pace (0.2-0.5 s of silence around them; a take whose verdict "
         "is not `ok` is said again, replacing it). Its 3 test takes per command are at another speed and pitch: "
         f"one clean, one in a noisy room (sox `{' '.join(REVERB)}`, then a sonic-pi recording or brown/pink noise at "
-        f"{ROOM_SNR_DB:g} dB SNR, in turn from a point drawn per voice, so every command meets both), one quiet ({QUIET_DB:g} dB), each streamed alone with {LEAD_S:g} s before and "
+        f"{ROOM_SNR_DB:g} dB SNR, in turn from a point drawn per voice, so every command meets both), "
+        f"one quiet ({QUIET_DB:g} dB), each streamed alone with {LEAD_S:g} s before and "
         f"{TAIL_S:g} s after (speed and pitch: " + "; ".join(f"{k} {1 / st:.2f}x {c:+d} cents" for k, st, c in TEST_TAKES)
         + "; enrollment " + ", ".join(f"{1 / st:.2f}x {c:+d} cents" for st, c in ENROLL_TAKES) + "). "
         "A hit is the right command and no other; any command on a near miss or sentence is a false accept. "

@@ -17,6 +17,8 @@ from concurrent.futures.process import BrokenProcessPool
 
 __all__ = ["BrokenProcessPool", "fork_pool", "one_process_each"]
 
+_NO_TASK = object()
+
 
 def fork_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
     """A pool of `workers` forked processes; a worker that dies raises `BrokenProcessPool`."""
@@ -37,10 +39,10 @@ def one_process_each(fn: Callable, tasks: Iterable, workers: int) -> Iterator[tu
     running: dict[Future, tuple[object, ProcessPoolExecutor]] = {}
 
     def start_next() -> None:
-        for task in todo:
+        task = next(todo, _NO_TASK)
+        if task is not _NO_TASK:
             pool = fork_pool(1)
             running[pool.submit(fn, task)] = (task, pool)
-            return
 
     try:
         for _ in range(max(1, workers)):

@@ -3,7 +3,7 @@
 // The connection object cannot be stored, so it lives in this module; everything the
 // popup needs afterwards goes to chrome.storage (status.js) because the worker may stop.
 import { TabSenseError } from './errors.js';
-import { getSettings } from './settings.js';
+import { DEFAULT_SETTINGS, getSettings } from './settings.js';
 import { updateStatus } from './status.js';
 import { openNativeTransport } from './transport-native.js';
 import { openWebSocketTransport } from './transport-websocket.js';
@@ -62,6 +62,24 @@ export function disconnectHost() {
   }
 }
 
+// What a connection depends on: the transport, and for the WebSocket its port and token.
+function connectionKey({ transport, wsPort, wsToken }) {
+  return JSON.stringify(transport === 'websocket' ? [transport, wsPort, wsToken] : [transport]);
+}
+
+// Settings were saved (storage.onChanged `changes`): a connection opened with other ones is
+// closed, so the next request uses the new ones. The options page saves every field, so most
+// saves leave the connection, and a running audio stream, alone.
+export function applyConnectionSettings(changes) {
+  const conn = connection;
+  if (!conn) return;
+  const wanted = { ...conn.opened };
+  for (const key of Object.keys(wanted)) {
+    if (key in changes) wanted[key] = changes[key].newValue ?? DEFAULT_SETTINGS[key];
+  }
+  if (connectionKey(wanted) !== connectionKey(conn.opened)) disconnectHost();
+}
+
 function ensureConnected() {
   if (!connecting) {
     connecting = connect().catch((error) => {
@@ -79,6 +97,7 @@ async function connect() {
     onMessage: (message) => handleMessage(conn, message),
     onClose: (error) => handleClose(conn, error),
   };
+  conn.opened = { transport: settings.transport, wsPort: settings.wsPort, wsToken: settings.wsToken };
   conn.transport =
     settings.transport === 'websocket'
       ? openWebSocketTransport(settings, handlers)

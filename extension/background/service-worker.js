@@ -6,7 +6,7 @@ import { browserModelIdle, browserModelInfo } from './browser-model.js';
 import { FALLBACK_CODES } from './choose-classifier.js';
 import { classifyFromMenu } from './classify-image.js';
 import { describeError, toTabSenseError } from './errors.js';
-import { callHost, disconnectHost } from './host-client.js';
+import { applyConnectionSettings, callHost } from './host-client.js';
 import { getSettings } from './settings.js';
 import { getStatus } from './status.js';
 import {
@@ -33,7 +33,7 @@ chrome.contextMenus.onClicked.addListener((info, tab) => {
 
 // A new transport, port or token only applies to a fresh connection.
 chrome.storage.onChanged.addListener((changes, area) => {
-  if (area === 'local' && (changes.transport || changes.wsPort || changes.wsToken)) disconnectHost();
+  if (area === 'local') applyConnectionSettings(changes);
 });
 
 chrome.commands.onCommand.addListener((command) => {

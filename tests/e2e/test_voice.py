@@ -449,6 +449,9 @@ def test_sensitivity_reaches_the_host_and_changes_while_listening(playwright, vo
         wait_for(browser, lambda: voice_state(browser).get("sensitivity") == "low", 5, "the host to use 'low'")
         after = voice_state(browser)
         assert after["listening"] is True and after["stats"]["stream"] == voice["stats"]["stream"]  # same stream
+        # Changed in the running stream, not by a new host starting the stream again: saving the
+        # options page writes every field, and only other connection settings start a new host.
+        assert after["model"]["sensitivity"] == "high", f"the stream was started again: {after}"
 
         popup = browser.open(f"{EXTENSION_URL}/popup/popup.html")
         popup.locator("#voice-sensitivity").wait_for(state="visible", timeout=5000)

@@ -51,15 +51,22 @@ export function isHostConnected() {
   return connection !== null;
 }
 
-// Closes the connection so the next request uses fresh settings (transport, port, token).
-export function disconnectHost() {
+// Closes the connection so the next request starts a fresh one; its pending requests fail with
+// `error` (by default: the host is gone).
+export function disconnectHost(error = new TabSenseError('host_disconnected')) {
   const conn = connection;
   connection = null;
   connecting = null;
   if (conn) {
-    failPending(conn, new TabSenseError('host_disconnected'));
+    failPending(conn, error);
     conn.transport.close();
   }
+}
+
+// Failed only because the connection was closed for new settings: a request may go again at once
+// (callHost does), and a stream goes on over the new connection (its next chunk starts it there).
+export function isSettingsChange(error) {
+  return error?.code === 'host_disconnected' && error.settingsChanged === true;
 }
 
 // What a connection depends on: the transport, and for the WebSocket its port and token.
@@ -77,7 +84,9 @@ export function applyConnectionSettings(changes) {
   for (const key of Object.keys(wanted)) {
     if (key in changes) wanted[key] = changes[key].newValue ?? DEFAULT_SETTINGS[key];
   }
-  if (connectionKey(wanted) !== connectionKey(conn.opened)) disconnectHost();
+  if (connectionKey(wanted) !== connectionKey(conn.opened)) {
+    disconnectHost(Object.assign(new TabSenseError('host_disconnected'), { settingsChanged: true }));
+  }
 }
 
 function ensureConnected() {

@@ -6,7 +6,7 @@
 // toolbar icon and badge show it.
 import '../strings.js';
 import { TabSenseError, describeError, toTabSenseError } from './errors.js';
-import { isHostConnected, onHostEvent, sendInOrder } from './host-client.js';
+import { isHostConnected, isSettingsChange, onHostEvent, sendInOrder } from './host-client.js';
 import { closeOffscreen, offscreenJobs, openOffscreen, sendToOffscreen } from './offscreen-document.js';
 import { DEFAULT_SETTINGS, getSettings } from './settings.js';
 import { runTabCommand } from './tab-commands.js';
@@ -278,6 +278,7 @@ function forwardChunk(stream, { audio, frames, capturedAt, soundAt }) {
     })
     .catch((error) => {
       if (capture !== stream || stream.failed) return; // only the first failure counts
+      if (isSettingsChange(error)) return; // this chunk is lost; the next one goes over the new connection
       stream.failed = true;
       stopListening(toTabSenseError(error));
     });

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from playwright.sync_api import expect
 
 from e2e_support import EXTENSION_URL, PHOTOS, host_pids, img_page, start_ws_server
+from test_voice import clips  # noqa: F401 (the spoken clips, a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -78,3 +82,46 @@ def test_invalid_port_is_explained(browser, page_factory):
     options.click("#save")
     expect(options.locator("#message")).to_have_text("Paste the token printed by “tabsense token”.")
     assert options.evaluate("chrome.storage.local.get()") == saved  # nothing invalid was saved
+
+
+def test_listening_goes_on_over_the_websocket_when_the_options_switch_to_it(playwright, e2e_home, ws_server, clips,
+                                                                          tmp_path):
+    """Listening over native messaging, the user switches the transport: the chunks in flight are
+    lost, the next ones go to the WebSocket helper app, which starts the stream again; no error."""
+    from test_voice import START_TIMEOUT_S, pause, toggle, voice_browser, voice_state, wait_for, wait_until_heard
+
+    port, token = ws_server
+    wav = clips["near_miss"]  # 8 s of speech, then the fake microphone's silence
+    (tmp_path / "profile").mkdir()
+    with voice_browser(playwright, e2e_home, tmp_path / "profile", wav) as browser:
+        others = set(host_pids(e2e_home))  # native hosts of the module's other browser
+        toggle(browser)
+        wait_until_heard(browser, 2.0, START_TIMEOUT_S)
+        assert browser.status()["transport"] == "native"
+        ours = set(host_pids(e2e_home)) - others
+        assert ours, "no native host listened"
+        # The native host holds its next chunks unanswered (stopped) when the settings change: they
+        # fail with the connection, and listening must go on without them.
+        for pid in ours:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            pause(browser, 0.5)
+            browser.sw.evaluate("(s) => chrome.storage.local.set(s)", {"transport": "websocket", "wsPort": port,
+                                                                         "wsToken": token})
+        finally:
+            for pid in ours:
+                os.kill(pid, signal.SIGCONT)
+
+        def still_listening() -> dict:
+            voice = voice_state(browser)
+            assert voice["listening"] is True and not voice.get("error"), voice
+            return voice
+
+        wait_for(browser, lambda: still_listening() and browser.status().get("transport") == "websocket", 10,
+                 "the WebSocket connection")
+
+        def heard_there():  # the WebSocket host has heard a second of the stream, which began earlier
+            stats = still_listening()["stats"]
+            return stats["hostTimeS"] >= 1.0 and stats["sentS"] - stats["hostTimeS"] > 1.0
+        wait_for(browser, heard_there, 10, "the WebSocket host to hear the stream")
+        wait_for(browser, lambda: not ours & set(host_pids(e2e_home)), 5, "the native host to exit")  # let go

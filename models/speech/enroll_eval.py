@@ -168,9 +168,13 @@ def sox_reverb(audio: np.ndarray) -> np.ndarray:
     return np.frombuffer(proc.stdout, np.float32)[: len(audio)].copy()
 
 
+def _noise_color(which: int) -> str:
+    return ["brown", "pink"][which // 2 % 2]
+
+
 def background_kind(which: int) -> str:
     """The noisy-room backgrounds in turn: a recording, brown noise, a recording, pink noise."""
-    return "recording" if which % 2 == 0 else f"{['brown', 'pink'][which // 2 % 2]} noise"
+    return "recording" if which % 2 == 0 else f"{_noise_color(which)} noise"
 
 
 def room_noise(n: int, rng: np.random.Generator, sounds: list[np.ndarray], which: int) -> tuple[np.ndarray, str]:
@@ -180,7 +184,7 @@ def room_noise(n: int, rng: np.random.Generator, sounds: list[np.ndarray], which
         out = augment.crop_or_loop(sounds[index], n, rng)
         if augment.rms(out) > 1e-4:
             return out / augment.rms(out), "recording"
-    color = ["brown", "pink"][which // 2 % 2]
+    color = _noise_color(which)  # also where a recording could not be used
     return augment.colored_noise(n, rng, color), f"{color} noise"
 
 

@@ -209,26 +209,53 @@ class Calibration:
     impostors: dict[str, float]  # cost of the nearest take of another command
 
 
-def calibrate(takes: dict[str, list[list[np.ndarray]]]) -> Calibration:
+class PairCosts:
+    """The lowest cost of a query sequence against each take's templates, remembered: when one
+    take is added, only its own pairs are matched, not every take against every other again.
+    Takes are named by strings (TemplateBank's labels); a query's key names a take and which of
+    its versions. A name is never reused for other vectors."""
+
+    def __init__(self):
+        self._costs: dict = {}
+
+    def lowest(self, query_key, query: np.ndarray, takes: dict) -> dict:
+        """`takes`: key -> that take's templates. Each take's lowest cost for `query`."""
+        missing = {k: v for k, v in takes.items() if (query_key, k) not in self._costs}
+        if missing:
+            bank = TemplateBank(missing)
+            costs = best_costs(bank, query) if len(bank) else np.zeros(0, np.float32)
+            for key in missing:
+                index = bank.index.get(key)
+                self._costs[query_key, key] = float(costs[index].min()) if index is not None else float("inf")
+        return {k: self._costs[query_key, k] for k in takes}
+
+    def lowest_of_all(self, query_key, query: np.ndarray, takes: dict) -> float:
+        return min(self.lowest(query_key, query, takes).values(), default=float("inf"))
+
+
+def calibrate(takes: dict[str, list[list[np.ndarray]]], names: dict[str, list] | None = None,
+              pairs: PairCosts | None = None) -> Calibration:
     """Thresholds per command from the user's takes alone.
 
     `takes[command]` holds one entry per take: its embedding sequences, the clean take first,
     then its room/noise versions. Leave-one-out: each take (all its versions) against the
     templates of the command's other takes gives the costs a real repetition reaches; the
     other commands' takes against this command's templates give what must stay out.
+    `names[command]` names each take (a string) for `pairs`, whose remembered costs are reused.
     """
+    pairs = pairs or PairCosts()
+    names = names or {c: [f"{c}/{i}" for i in range(len(ts))] for c, ts in takes.items()}
     thresholds, positives, impostors = {}, {}, {}
     for command, command_takes in takes.items():
+        own = dict(zip(names[command], command_takes))
         worst = 0.0
-        for held_out in range(len(command_takes)):
-            others = [v for i, t in enumerate(command_takes) if i != held_out for v in t]
+        for held_out, versions in own.items():
+            others = {name: v for name, v in own.items() if name != held_out}
             if not others:
                 continue
-            bank = TemplateBank({command: others})
-            worst = max(worst, max(float(best_costs(bank, v).min()) for v in command_takes[held_out]))
-        own = TemplateBank({command: [v for t in command_takes for v in t]})
-        nearest = min((float(best_costs(own, v[0]).min()) for other, ts in takes.items() if other != command
-                       for v in ts), default=np.inf)
+            worst = max(worst, max(pairs.lowest_of_all((held_out, n), v, others) for n, v in enumerate(versions)))
+        nearest = min((pairs.lowest_of_all((name, 0), v[0], own) for other, ts in takes.items() if other != command
+                       for name, v in zip(names[other], ts)), default=np.inf)
         threshold = min(max(worst * POSITIVE_MARGIN, THRESHOLD_FLOOR), THRESHOLD_CEILING)
         threshold = min(threshold, max(nearest * IMPOSTOR_MARGIN, THRESHOLD_FLOOR * 0.8))
         thresholds[command], positives[command], impostors[command] = round(threshold, 5), worst, nearest

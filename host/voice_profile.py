@@ -42,7 +42,7 @@ from .files import atomic_write
 from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES
 from .speech_params import COMMANDS, PHRASES
 from .voice_front_end import VoiceFrontEnd
-from .voice_matcher import THRESHOLD_CEILING, Calibration, TemplateBank, best_costs, calibrate, lowest_costs
+from .voice_matcher import THRESHOLD_CEILING, Calibration, PairCosts, TemplateBank, calibrate, lowest_costs
 from .voice_takes import (MAX_TAKE_S, MESSAGES, QUERY_VERSIONS_ID, RATE, VERSIONS_ID, after_quiet, as_heard_live,
                           inspect_take, room_versions, speech_clip)
 from . import voice_verifier
@@ -129,6 +129,7 @@ class VoiceProfile:
         self._matcher_key: str | None = None
         # Features read or made this session (a take's sha256 fixes them): no re-reading per take.
         self._recent_features: dict[Path, list[np.ndarray]] = {}
+        self._pairs = PairCosts()  # costs between takes this session: a new take adds only its own
         self.problems: list[str] = []
 
     # --- manifest -----------------------------------------------------------------------
@@ -213,6 +214,11 @@ class VoiceProfile:
         self._recent_features[path] = vectors
         return vectors
 
+    def _take_name(self, command: str, take: dict) -> str:
+        """Names a take's features for the remembered costs (PairCosts): its front end, command,
+        take and content."""
+        return f"{self._feature_folder(VERSIONS_ID).name}/{command}/{take['take']}/{take['sha256']}"
+
     def _model(self, speech_only: bool):
         """What makes the features: the front end, or its speech_embedding alone."""
         return self._embedder().speech if speech_only else self._embedder()
@@ -248,6 +254,12 @@ class VoiceProfile:
         # against the other takes' templates.
         heard = {c: {t["take"]: self._features(t, c, as_heard_live, QUERY_VERSIONS_ID)[0]
                      for t in takes if t.get("signal") == "ok"} for c, takes in manifest["commands"].items()}
+        names = {c: {t["take"]: self._take_name(c, t) for t in takes} for c, takes in manifest["commands"].items()}
+
+        def lowest(command: str, take: dict, templates: dict) -> float:
+            query = heard[command][take["take"]]
+            return self._pairs.lowest_of_all((names[command][take["take"]], "heard"), query, templates)
+
         # Same phrase? Each take against the command's other takes.
         for command, takes in manifest["commands"].items():
             for take in takes:
@@ -256,17 +268,17 @@ class VoiceProfile:
                 if take.get("signal") != "ok":
                     take["verdict"] = take.get("signal")
                     continue
-                others = [v for name, vs in features[command].items() if name != take["take"] for v in vs]
+                others = {names[command][name]: v for name, v in features[command].items() if name != take["take"]}
                 take["verdict"] = "ok"
                 if others:
-                    cost = float(best_costs(TemplateBank({command: others}), heard[command][take["take"]]).min())
+                    cost = lowest(command, take, others)
                     take["cost_own"] = round(cost, 5)
                     if cost > UNLIKE_COST:
                         take["verdict"] = "unlike_others"
         # Too like another command? A take is flagged when it sounds more like another command's
         # consistent takes than like its own (or, with no other take of its own yet, closer to
         # them than LIKE_OTHER_COST): one odd take never un-readies the other command's good ones.
-        usable = {c: [features[c][t["take"]] for t in takes if t["verdict"] == "ok"]
+        usable = {c: {names[c][t["take"]]: features[c][t["take"]] for t in takes if t["verdict"] == "ok"}
                   for c, takes in manifest["commands"].items()}
         flagged = []
         for command, takes in manifest["commands"].items():
@@ -277,8 +289,7 @@ class VoiceProfile:
                 for other, other_takes in usable.items():
                     if other == command or not other_takes:
                         continue
-                    bank = TemplateBank({other: [v for t in other_takes for v in t]})
-                    cost = float(best_costs(bank, heard[command][take["take"]]).min())
+                    cost = lowest(command, take, other_takes)
                     closer_to_other = take["verdict"] == "ok" and np.isfinite(own_cost) and cost < own_cost
                     if cost < min(own_cost, LIKE_OTHER_COST) or closer_to_other:
                         flagged.append((take, other))
@@ -433,11 +444,13 @@ class VoiceProfile:
         ready = {c: takes for c, takes in usable.items() if len(takes) >= TAKES_NEEDED}
         matcher = None
         if ready:
-            calibration = calibrate(ready)
+            names = {c: [self._take_name(c, t) for t in manifest["commands"][c] if t.get("verdict") == "ok"]
+                     for c in ready}
+            calibration = calibrate(ready, names, self._pairs)
             held = self._check_speech(manifest, ready, calibration)
             if held:
                 ready = {c: takes for c, takes in ready.items() if c not in held}
-                calibration = calibrate(ready) if ready else None
+                calibration = calibrate(ready, names, self._pairs) if ready else None
                 if ready:
                     self._check_speech(manifest, ready, calibration)
         if ready:

@@ -13,8 +13,10 @@ import math
 import numpy as np
 import pytest
 
-from host.voice_matcher import (THRESHOLD_CEILING, SubsequenceDTW, TemplateBank, best_costs, best_costs_each,
-                                 lowest_costs, unit_rows)
+import host.voice_matcher as voice_matcher
+from host.voice_matcher import (IMPOSTOR_MARGIN, POSITIVE_MARGIN, THRESHOLD_CEILING, THRESHOLD_FLOOR, PairCosts,
+                                 SubsequenceDTW, TemplateBank, best_costs, best_costs_each, calibrate, lowest_costs,
+                                 unit_rows)
 
 DIM = 96
 
@@ -117,3 +119,42 @@ def test_lowest_costs_prune_without_missing_any():
     rest = np.delete(sequences, 123, axis=0)
     below, best = lowest_costs(bank, rest, 1e-3)
     assert best == pytest.approx(float(np.delete(each, 123, axis=0).min()), rel=1e-5, abs=1e-6)
+
+
+def reference_calibration(takes: dict[str, list[list[np.ndarray]]]) -> dict[str, float]:
+    """The thresholds' rule with one template bank per question, nothing remembered."""
+    thresholds = {}
+    for command, own in takes.items():
+        worst = max(float(best_costs(TemplateBank({command: [v for j, t in enumerate(own) if j != i for v in t]}), v).min())
+                    for i, take in enumerate(own) for v in take)
+        bank = TemplateBank({command: [v for t in own for v in t]})
+        nearest = min(float(best_costs(bank, t[0]).min()) for other, ts in takes.items() if other != command for t in ts)
+        threshold = min(max(worst * POSITIVE_MARGIN, THRESHOLD_FLOOR), THRESHOLD_CEILING)
+        thresholds[command] = round(min(threshold, max(nearest * IMPOSTOR_MARGIN, THRESHOLD_FLOOR * 0.8)), 5)
+    return thresholds
+
+
+def test_calibration_remembers_costs_between_takes_and_matches_only_a_new_takes_pairs(monkeypatch):
+    rng = np.random.default_rng(3)
+
+    def take(base: np.ndarray) -> list[np.ndarray]:  # a take and one version of it, near a command's phrase
+        said = unit_rows(base + rng.standard_normal(base.shape) * 0.08)
+        return [said, unit_rows(said + rng.standard_normal(said.shape) * 0.08)]
+
+    phrases = {"a": smooth_sequence(rng, 8), "b": smooth_sequence(rng, 9)}
+    takes = {c: [take(p) for _ in range(3)] for c, p in phrases.items()}
+    names = {c: [f"{c}/{i}" for i in range(3)] for c in takes}
+    pairs = PairCosts()
+    assert calibrate(takes, names, pairs).thresholds == pytest.approx(reference_calibration(takes), abs=1e-5)
+
+    queries = []
+    real_best_costs = voice_matcher.best_costs
+    monkeypatch.setattr(voice_matcher, "best_costs", lambda bank, query: queries.append(len(bank)) or real_best_costs(bank, query))
+    takes["a"].append(take(phrases["a"]))
+    names["a"].append("a/3")
+    assert calibrate(takes, names, pairs).thresholds == pytest.approx(reference_calibration(takes), abs=1e-5)
+    # Only pairs with the new take: its 2 versions against a's other takes; the 3 other takes'
+    # 2 versions against it; b's 3 takes against it (b too close to a?); it against b's takes.
+    assert len(queries) == 2 + 3 * 2 + 3 + 1
+    assert calibrate(takes, names, pairs).thresholds == pytest.approx(reference_calibration(takes), abs=1e-5)
+    assert len(queries) == 12  # nothing new: nothing matched again

@@ -182,7 +182,11 @@ def lowest_costs(bank: TemplateBank, sequences: np.ndarray, limit: float, chunk:
     sequences = _unit_sequences(sequences)
     if not len(sequences) or not len(bank):
         return np.zeros(0, np.float32), float("inf")
-    bound = _lower_bounds(bank, sequences)
+    return _search(bank, sequences, _lower_bounds(bank, sequences), limit, chunk)
+
+
+def _search(bank: TemplateBank, sequences: np.ndarray, bound: np.ndarray, limit: float,
+            chunk: int = 200) -> tuple[np.ndarray, float]:
     candidates = np.flatnonzero(bound < limit)
     costs = _best_costs_of_unit(bank, sequences[candidates]).min(axis=1) if len(candidates) else np.zeros(0, np.float32)
     below = np.sort(costs[costs < limit])
@@ -196,6 +200,35 @@ def lowest_costs(bank: TemplateBank, sequences: np.ndarray, limit: float, chunk:
             break
         best = min(best, float(_best_costs_of_unit(bank, sequences[part]).min()))
     return below, best
+
+
+class SequenceSearch:
+    """`lowest_costs` over fixed sequences (the bundled everyday speech) for banks built from the
+    same takes again and again: each take's lower bound is computed once (a bank's bound is the
+    lowest of its takes'), so a command's new take costs one take's bound, not all of them."""
+
+    def __init__(self, sequences: np.ndarray):
+        self.sequences = _unit_sequences(sequences)
+        self._bounds: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def bound(self, name: str, templates: list[np.ndarray]) -> np.ndarray:
+        """The take named `name` (its templates never change): a bound under each sequence's cost."""
+        if name not in self._bounds:
+            bank = TemplateBank({name: templates})
+            self._bounds[name] = (_lower_bounds(bank, self.sequences) if len(bank) and len(self.sequences)
+                                  else np.full(len(self.sequences), np.inf, np.float32))
+        return self._bounds[name]
+
+    def lowest_costs(self, takes: dict[str, list[np.ndarray]], limit: float) -> tuple[np.ndarray, float]:
+        """As `lowest_costs`, for a bank of these named takes."""
+        bank = TemplateBank(takes)
+        if not len(self.sequences) or not len(bank):
+            return np.zeros(0, np.float32), float("inf")
+        bound = np.min([self.bound(name, templates) for name, templates in takes.items()], axis=0)
+        return _search(bank, self.sequences, bound, limit)
 
 
 def command_costs(bank: TemplateBank, costs: np.ndarray) -> dict[str, float]:

@@ -42,7 +42,7 @@ from .files import atomic_write
 from .speech_embedding import MIN_SAMPLES, STEP_SAMPLES
 from .speech_params import COMMANDS, PHRASES
 from .voice_front_end import VoiceFrontEnd
-from .voice_matcher import THRESHOLD_CEILING, Calibration, PairCosts, TemplateBank, calibrate, lowest_costs
+from .voice_matcher import THRESHOLD_CEILING, Calibration, PairCosts, SequenceSearch, TemplateBank, calibrate
 from .voice_takes import (MAX_TAKE_S, MESSAGES, QUERY_VERSIONS_ID, RATE, VERSIONS_ID, after_quiet, as_heard_live,
                           inspect_take, room_versions, speech_clip)
 from . import voice_verifier
@@ -130,6 +130,7 @@ class VoiceProfile:
         # Features read or made this session (a take's sha256 fixes them): no re-reading per take.
         self._recent_features: dict[Path, list[np.ndarray]] = {}
         self._pairs = PairCosts()  # costs between takes this session: a new take adds only its own
+        self._everyday: tuple[GenericSpeech, SequenceSearch] | None = None  # the check's search, per bundle
         self.problems: list[str] = []
 
     # --- manifest -----------------------------------------------------------------------
@@ -334,8 +335,11 @@ class VoiceProfile:
             else:
                 takes.append(entry)
             usable = self._judge(manifest)
-            if entry["verdict"] == "ok" and self._generic_speech() is not None:
-                self._verifier_features(entry, command)  # now, not all at once when the command is ready
+            everyday = self._everyday_speech()
+            if entry["verdict"] == "ok" and everyday is not None:
+                # Now, not all at once when the command is ready.
+                self._verifier_features(entry, command)
+                everyday.bound(self._take_name(command, entry), self._features(entry, command))
             # Built now, while the user reads the verdict, not when voice starts.
             self._build_and_save(manifest, usable)
             if replace is not None:
@@ -447,12 +451,12 @@ class VoiceProfile:
             names = {c: [self._take_name(c, t) for t in manifest["commands"][c] if t.get("verdict") == "ok"]
                      for c in ready}
             calibration = calibrate(ready, names, self._pairs)
-            held = self._check_speech(manifest, ready, calibration)
+            held = self._check_speech(manifest, ready, calibration, names)
             if held:
                 ready = {c: takes for c, takes in ready.items() if c not in held}
                 calibration = calibrate(ready, names, self._pairs) if ready else None
                 if ready:
-                    self._check_speech(manifest, ready, calibration)
+                    self._check_speech(manifest, ready, calibration, names)
         if ready:
             profile_id = self._id(manifest, list(ready))
             if self._matcher is not None and self._matcher.id == profile_id:
@@ -481,29 +485,37 @@ class VoiceProfile:
                  and np.isfinite(check["cost"]) and np.isfinite(check["closest"]))
         return dict(check) if valid else None
 
-    def _check_speech(self, manifest: dict, ready: dict[str, list[list[np.ndarray]]], calibration: Calibration) -> set[str]:
+    def _everyday_speech(self) -> SequenceSearch | None:
+        """The bundled everyday speech, ready to be searched (None without the bundle)."""
+        generic = self._generic_speech()
+        if generic is None:
+            return None
+        if self._everyday is None or self._everyday[0] is not generic:
+            self._everyday = (generic, SequenceSearch(generic.stretches))
+        return self._everyday[1]
+
+    def _check_speech(self, manifest: dict, ready: dict[str, list[list[np.ndarray]]], calibration: Calibration,
+                      names: dict[str, list[str]]) -> set[str]:
         """Match each ready command against the bundled everyday speech: hold back (return) the
         commands that match SPEECH_HELD of it, keep the others' thresholds under the closest
         stretch. The costs depend on the takes alone (no threshold goes past THRESHOLD_CEILING),
         so they are kept in `manifest["checks"]` and made again only when the takes change."""
-        generic = self._generic_speech()
+        everyday = self._everyday_speech()
         if not isinstance(manifest.get("checks"), dict):
             manifest["checks"] = {}
         checks = manifest["checks"]
-        if generic is None:
+        if everyday is None:
             return set()
-        windows = generic.stretches
-        enough = int(np.ceil(SPEECH_HELD * len(windows)))  # this many under a threshold hold a command back
+        enough = int(np.ceil(SPEECH_HELD * len(everyday)))  # this many under a threshold hold a command back
         held = set()
         for command, takes in ready.items():
             check = self._current_check(manifest, command)
-            if check is None or check["windows"] != len(windows):
+            if check is None or check["windows"] != len(everyday):
                 started = time.perf_counter()
-                bank = TemplateBank({command: [v for take in takes for v in take]})
-                near, cost = lowest_costs(bank, windows, THRESHOLD_CEILING)
-                check = {"takes": self._takes_key(manifest, command), "windows": len(windows),
+                near, cost = everyday.lowest_costs(dict(zip(names[command], takes)), THRESHOLD_CEILING)
+                check = {"takes": self._takes_key(manifest, command), "windows": len(everyday),
                          "near": [round(float(c), 5) for c in near[:enough]], "cost": round(cost, 5)}
-                log.info("%s checked on %d stretches of everyday speech in %.2f s", command, len(windows),
+                log.info("%s checked on %d stretches of everyday speech in %.2f s", command, len(everyday),
                          time.perf_counter() - started)
             threshold = calibration.thresholds[command]
             check["matched"] = sum(1 for c in check["near"] if c < threshold)

@@ -15,8 +15,8 @@ import pytest
 
 import host.voice_matcher as voice_matcher
 from host.voice_matcher import (IMPOSTOR_MARGIN, POSITIVE_MARGIN, THRESHOLD_CEILING, THRESHOLD_FLOOR, PairCosts,
-                                 SubsequenceDTW, TemplateBank, best_costs, best_costs_each, calibrate, lowest_costs,
-                                 unit_rows)
+                                 SequenceSearch, SubsequenceDTW, TemplateBank, best_costs, best_costs_each, calibrate,
+                                 lowest_costs, unit_rows)
 
 DIM = 96
 
@@ -119,6 +119,25 @@ def test_lowest_costs_prune_without_missing_any():
     rest = np.delete(sequences, 123, axis=0)
     below, best = lowest_costs(bank, rest, 1e-3)
     assert best == pytest.approx(float(np.delete(each, 123, axis=0).min()), rel=1e-5, abs=1e-6)
+
+
+def test_a_search_over_fixed_sequences_bounds_each_take_once_and_finds_what_lowest_costs_finds(monkeypatch):
+    rng = np.random.default_rng(5)
+    takes = {f"t{i}": [smooth_sequence(rng, n) for n in (5, 8)] for i in range(3)}
+    sequences = np.stack([smooth_sequence(rng, 6) for _ in range(300)])
+    sequences[40] = unit_rows(takes["t1"][1][[0, 1, 3, 4, 6, 7]] + rng.standard_normal((6, DIM)) * 0.005)
+    search = SequenceSearch(sequences)
+    bounded = []
+    real_lower_bounds = voice_matcher._lower_bounds
+    monkeypatch.setattr(voice_matcher, "_lower_bounds", lambda bank, seqs: bounded.append(bank.commands) or real_lower_bounds(bank, seqs))
+    for names, limit in ((["t0", "t1"], 0.05), (["t0", "t1", "t2"], 0.05), (["t2"], 0.01), (["t0", "t1", "t2"], 0.3)):
+        expected = lowest_costs(TemplateBank({n: takes[n] for n in names}), sequences, limit)
+        bounded.clear()
+        found = search.lowest_costs({n: takes[n] for n in names}, limit)
+        np.testing.assert_allclose(found[0], expected[0], rtol=1e-6)
+        assert found[1] == pytest.approx(expected[1], rel=1e-6)
+        assert all(len(commands) == 1 for commands in bounded)  # one take at a time, each only once
+    assert len(search.lowest_costs({"t1": takes["t1"]}, 0.05)[0]) >= 1  # the repetition of t1's take
 
 
 def reference_calibration(takes: dict[str, list[list[np.ndarray]]]) -> dict[str, float]:

@@ -187,6 +187,7 @@ def lowest_costs(bank: TemplateBank, sequences: np.ndarray, limit: float, chunk:
 
 def _search(bank: TemplateBank, sequences: np.ndarray, bound: np.ndarray, limit: float,
             chunk: int = 200) -> tuple[np.ndarray, float]:
+    """`lowest_costs` on unit sequences, given a lower bound of each one's cost."""
     candidates = np.flatnonzero(bound < limit)
     costs = _best_costs_of_unit(bank, sequences[candidates]).min(axis=1) if len(candidates) else np.zeros(0, np.float32)
     below = np.sort(costs[costs < limit])

@@ -129,7 +129,8 @@ def test_a_search_over_fixed_sequences_bounds_each_take_once_and_finds_what_lowe
     search = SequenceSearch(sequences)
     bounded = []
     real_lower_bounds = voice_matcher._lower_bounds
-    monkeypatch.setattr(voice_matcher, "_lower_bounds", lambda bank, seqs: bounded.append(bank.commands) or real_lower_bounds(bank, seqs))
+    monkeypatch.setattr(voice_matcher, "_lower_bounds",
+                        lambda bank, seqs: bounded.append(bank.commands) or real_lower_bounds(bank, seqs))
     for names, limit in ((["t0", "t1"], 0.05), (["t0", "t1", "t2"], 0.05), (["t2"], 0.01), (["t0", "t1", "t2"], 0.3)):
         expected = lowest_costs(TemplateBank({n: takes[n] for n in names}), sequences, limit)
         bounded.clear()
@@ -144,10 +145,11 @@ def reference_calibration(takes: dict[str, list[list[np.ndarray]]]) -> dict[str,
     """The thresholds' rule with one template bank per question, nothing remembered."""
     thresholds = {}
     for command, own in takes.items():
-        worst = max(float(best_costs(TemplateBank({command: [v for j, t in enumerate(own) if j != i for v in t]}), v).min())
-                    for i, take in enumerate(own) for v in take)
+        others = [TemplateBank({command: [v for j, t in enumerate(own) if j != i for v in t]}) for i in range(len(own))]
+        worst = max(float(best_costs(others[i], v).min()) for i, take in enumerate(own) for v in take)
         bank = TemplateBank({command: [v for t in own for v in t]})
-        nearest = min(float(best_costs(bank, t[0]).min()) for other, ts in takes.items() if other != command for t in ts)
+        nearest = min(float(best_costs(bank, t[0]).min())
+                      for other, ts in takes.items() if other != command for t in ts)
         threshold = min(max(worst * POSITIVE_MARGIN, THRESHOLD_FLOOR), THRESHOLD_CEILING)
         thresholds[command] = round(min(threshold, max(nearest * IMPOSTOR_MARGIN, THRESHOLD_FLOOR * 0.8)), 5)
     return thresholds
@@ -168,12 +170,13 @@ def test_calibration_remembers_costs_between_takes_and_matches_only_a_new_takes_
 
     queries = []
     real_best_costs = voice_matcher.best_costs
-    monkeypatch.setattr(voice_matcher, "best_costs", lambda bank, query: queries.append(len(bank)) or real_best_costs(bank, query))
+    monkeypatch.setattr(voice_matcher, "best_costs",
+                        lambda bank, query: queries.append(len(bank)) or real_best_costs(bank, query))
     takes["a"].append(take(phrases["a"]))
     names["a"].append("a/3")
     assert calibrate(takes, names, pairs).thresholds == pytest.approx(reference_calibration(takes), abs=1e-5)
-    # Only pairs with the new take: its 2 versions against a's other takes; the 3 other takes'
-    # 2 versions against it; b's 3 takes against it (b too close to a?); it against b's takes.
+    # Only the new take's pairs: its 2 versions against a's other takes, their 2 versions each
+    # against it, b's 3 clean takes against it (how near b comes to a), its clean take against b's.
     assert len(queries) == 2 + 3 * 2 + 3 + 1
     assert calibrate(takes, names, pairs).thresholds == pytest.approx(reference_calibration(takes), abs=1e-5)
     assert len(queries) == 12  # nothing new: nothing matched again

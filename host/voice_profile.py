@@ -240,9 +240,9 @@ class VoiceProfile:
 
     # --- verdicts -----------------------------------------------------------------------
 
-    def _judge(self, manifest: dict) -> dict[str, list[list[np.ndarray]]]:
+    def _judge(self, manifest: dict) -> dict[str, dict[str, list[np.ndarray]]]:
         """Re-judge every take whose signal was fine against the others; the usable takes'
-        features per command (for calibration)."""
+        features per command, by take name (`_take_name`: what remembered costs are kept under)."""
         embedder = self._embedder()
         base = {"name": embedder.name, "version": embedder.version}
         if manifest.get("base") not in (None, base):
@@ -301,7 +301,7 @@ class VoiceProfile:
             for take in takes:
                 take["message"] = MESSAGES[take["verdict"]].format(
                     phrase=command_label(command), other=command_label(take.get("like", "")))
-        return {c: [features[c][t["take"]] for t in takes if t["verdict"] == "ok"]
+        return {c: {names[c][t["take"]]: features[c][t["take"]] for t in takes if t["verdict"] == "ok"}
                 for c, takes in manifest["commands"].items()}
 
     # --- public -------------------------------------------------------------------------
@@ -437,19 +437,19 @@ class VoiceProfile:
                 self._matcher_key = str(self.manifest_path.stat().st_mtime_ns)
             return matcher
 
-    def _build_and_save(self, manifest: dict, usable: dict[str, list[list[np.ndarray]]]) -> None:
+    def _build_and_save(self, manifest: dict, usable: dict[str, dict[str, list[np.ndarray]]]) -> None:
         """Build the matcher (its checks go into the manifest), then save: the manifest on disk
         always says what the served matcher was checked on."""
         self._build(manifest, usable, stamp=None)
         self._save(manifest)
         self._matcher_key = str(self.manifest_path.stat().st_mtime_ns)
 
-    def _build(self, manifest: dict, usable: dict[str, list[list[np.ndarray]]], stamp: str | None) -> Matcher | None:
-        ready = {c: takes for c, takes in usable.items() if len(takes) >= TAKES_NEEDED}
+    def _build(self, manifest: dict, usable: dict[str, dict[str, list[np.ndarray]]],
+               stamp: str | None) -> Matcher | None:
+        names = {c: list(takes) for c, takes in usable.items() if len(takes) >= TAKES_NEEDED}
+        ready = {c: list(usable[c].values()) for c in names}
         matcher = None
         if ready:
-            names = {c: [self._take_name(c, t) for t in manifest["commands"][c] if t.get("verdict") == "ok"]
-                     for c in ready}
             calibration = calibrate(ready, names, self._pairs)
             held = self._check_speech(manifest, ready, calibration, names)
             if held:

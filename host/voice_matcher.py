@@ -316,7 +316,8 @@ class PersonalDetector:
         return [c for c in self.bank.commands if self.enabled is None or c in self.enabled]
 
     def step(self, vector: np.ndarray, now_s: float, confirm=None, allowance: float = 1.0) -> dict | None:
-        """`confirm(command)`, when given, names who confirms a near match ("verifier", "generic") or None;
+        """`confirm(command, ratio)`, when given, names who confirms a near match ("verifier",
+        "generic") or None, `ratio` being its cost over its threshold (1 to CONFIRM_RATIO);
         `allowance` widens every threshold in a noisy room (voice_noise.py)."""
         costs = command_costs(self.bank, self._dtw.step(unit_rows(vector[None])[0]))
         best, best_ratio, best_cost = None, np.inf, None
@@ -333,7 +334,7 @@ class PersonalDetector:
         if best_ratio > 1.0:
             if confirm is None or best_ratio > CONFIRM_RATIO:
                 return None
-            confirmed_by = confirm(best)
+            confirmed_by = confirm(best, best_ratio)
             if not confirmed_by:
                 return None
         self._quiet_until = now_s + self.refractory_s

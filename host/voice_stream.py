@@ -19,10 +19,10 @@ from .audio import Resampler
 from .speech import DetectorSettings, StreamDetector
 from .speech_embedding import MIN_SAMPLES, SAMPLE_RATE, STEP_SAMPLES
 from .voice_front_end import FrontEndStream, VoiceFrontEnd
-from .voice_matcher import CONFIRM_POSTERIOR, REFRACTORY_S, PersonalDetector
+from .voice_matcher import CONFIRM_POSTERIOR, CONFIRM_RATIO, REFRACTORY_S, PersonalDetector
 from .voice_noise import NoiseGauge
 from .voice_profile import Matcher
-from .voice_verifier import ACCEPT, WINDOW, Verifier
+from .voice_verifier import ACCEPT_FAR, ACCEPT_NEAR, WINDOW, Verifier
 
 
 @dataclass
@@ -111,14 +111,21 @@ class ProfileStream:
         return events
 
 
+def verifier_bar(ratio: float) -> float:
+    """The verifier's probability that confirms a match `ratio` times its threshold: the nearer
+    the templates found the phrase, the less sure the verifier must be."""
+    share = min(max((ratio - 1.0) / (CONFIRM_RATIO - 1.0), 0.0), 1.0)
+    return ACCEPT_NEAR + (ACCEPT_FAR - ACCEPT_NEAR) * share
+
+
 def _confirm_with(verifier: Verifier | None, recent: list, opinion: StreamDetector | None):
     """Who confirms a near match: the profile's verifier, then the generic model's scores."""
     if verifier is None and opinion is None:
         return None
     index = opinion.spotter.command_index if opinion is not None else {}
 
-    def confirm(command: str) -> str | None:
-        if verifier is not None and verifier.probability(command, np.asarray(recent)) >= ACCEPT:
+    def confirm(command: str, ratio: float) -> str | None:
+        if verifier is not None and verifier.probability(command, np.asarray(recent)) >= verifier_bar(ratio):
             return "verifier"
         # Over the last half second: the two models peak at slightly different moments of a phrase.
         if command not in index or not opinion.recent_smoothed:

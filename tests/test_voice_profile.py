@@ -357,9 +357,11 @@ def test_the_second_opinion_only_confirms_near_misses_of_the_threshold():
     assert first_event(0.9, None)["command"] == "next_tab"
     near = (1.0 + CONFIRM_RATIO) / 2
     assert first_event(near, None) is None
-    assert first_event(near, lambda command: False) is None
-    assert first_event(near, lambda command: "generic" if command == "next_tab" else None)["confirmed_by"] == "generic"
-    assert first_event(CONFIRM_RATIO * 1.2, lambda command: True) is None
+    assert first_event(near, lambda command, ratio: False) is None
+    asked: list[float] = []
+    found = first_event(near, lambda command, ratio: asked.append(ratio) or ("generic" if command == "next_tab" else None))
+    assert found["confirmed_by"] == "generic" and asked == [pytest.approx(near, rel=1e-3)]  # told how near
+    assert first_event(CONFIRM_RATIO * 1.2, lambda command, ratio: True) is None
 
 
 def brown_noise(n: int, level: float, seed: int = 5) -> np.ndarray:
@@ -464,18 +466,28 @@ def verifier_probability(host: Capabilities, command: str, audio: np.ndarray) ->
 
 
 def test_the_verifier_is_trained_with_the_profile_and_tells_the_command_from_other_speech(taught):
-    from host.voice_verifier import ACCEPT
+    from host.voice_verifier import ACCEPT_NEAR
 
     matcher = taught.voice_matcher()
     assert matcher.verifier is not None and matcher.verifier.commands == ["next_tab", "previous_tab"]
     said = say("next tab", speed=158, pitch=47)
-    assert verifier_probability(taught, "next_tab", said) >= ACCEPT
+    assert verifier_probability(taught, "next_tab", said) >= ACCEPT_NEAR  # a near match of it is confirmed
     assert verifier_probability(taught, "next_tab", in_a_room(said)) >= 0.8
     assert verifier_probability(taught, "previous_tab", said) < 0.1
     # Near misses sharing a word ("next stop") are the template matcher's to reject: the
     # verifier only ever decides between 1x and CONFIRM_RATIO of a threshold.
     for other in ("the weather is nice today", "text", "previous page"):
-        assert verifier_probability(taught, "next_tab", say(other)) < 0.5, other  # confirms at ACCEPT (0.97)
+        assert verifier_probability(taught, "next_tab", say(other)) < 0.5, other  # confirms at 0.9 or more
+
+
+def test_the_verifier_must_be_surer_the_farther_a_near_match_is_from_its_threshold():
+    from host.voice_matcher import CONFIRM_RATIO
+    from host.voice_stream import verifier_bar
+    from host.voice_verifier import ACCEPT_FAR, ACCEPT_NEAR
+
+    bars = [verifier_bar(ratio) for ratio in np.linspace(0.9, 1.6, 15)]
+    assert bars[0] == verifier_bar(1.0) == ACCEPT_NEAR and bars[-1] == verifier_bar(CONFIRM_RATIO) == ACCEPT_FAR
+    assert all(a <= b for a, b in zip(bars, bars[1:])) and ACCEPT_NEAR < verifier_bar(1.2) < ACCEPT_FAR
 
 
 def test_the_verifier_confirms_a_near_match_and_the_matcher_alone_does_not(taught):
